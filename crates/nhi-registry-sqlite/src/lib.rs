@@ -1,0 +1,3 @@
+//! Embedded durable identity store for nhi on SQLite (one file, no server)
+
+#![forbid(unsafe_code)]

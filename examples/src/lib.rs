@@ -1,0 +1,1 @@
+//! Runnable programs showing nhi at work; see the `examples` folder.

@@ -76,7 +76,7 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let time = self.to_system_time();
-        if self.0 % 1_000_000_000 == 0 {
+        if self.0.is_multiple_of(1_000_000_000) {
             write!(f, "{}", humantime::format_rfc3339_seconds(time))
         } else {
             write!(f, "{}", humantime::format_rfc3339_nanos(time))

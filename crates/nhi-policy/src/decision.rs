@@ -1,0 +1,154 @@
+//! What a policy answers: a [`Decision`] with its [`Effect`], the rules behind it and a
+//! reason that is safe to show the caller; and the [`PolicyEngine`] trait that answers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::request::PolicyRequest;
+
+/// Anything that can decide policy requests.
+///
+/// Deciding never fails and never reads a clock: an engine that cannot decide must answer
+/// with a deny.
+pub trait PolicyEngine: Send + Sync {
+    /// Decides one request.
+    fn decide(&self, request: &PolicyRequest) -> Decision;
+}
+
+impl<E: PolicyEngine + ?Sized> PolicyEngine for Arc<E> {
+    fn decide(&self, request: &PolicyRequest) -> Decision {
+        (**self).decide(request)
+    }
+}
+
+impl<E: PolicyEngine + ?Sized> PolicyEngine for Box<E> {
+    fn decide(&self, request: &PolicyRequest) -> Decision {
+        (**self).decide(request)
+    }
+}
+
+impl<E: PolicyEngine + ?Sized> PolicyEngine for &E {
+    fn decide(&self, request: &PolicyRequest) -> Decision {
+        (**self).decide(request)
+    }
+}
+
+/// The three outcomes of a policy decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// The action may go ahead.
+    Allow,
+    /// The action is refused.
+    Deny,
+    /// The action may go ahead once the named approvers agree.
+    RequireApproval,
+}
+
+impl Effect {
+    /// The keyword as written in policy files: `allow`, `deny` or `require-approval`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::RequireApproval => "require-approval",
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long one approval lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalScope {
+    /// An approval covers one action.
+    Once,
+    /// An approval covers every matching action within the same incident.
+    OncePerIncident,
+}
+
+/// Who must approve an action, and for how long the approval holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequirement {
+    /// The approvers (people or groups, such as `sre-oncall`); any one of them may approve.
+    pub approvers: Vec<String>,
+    /// How long the approval holds.
+    pub scope: ApprovalScope,
+}
+
+/// The answer to a [`PolicyRequest`], with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The outcome.
+    pub effect: Effect,
+    /// The rule that decided; `None` for the implicit default deny.
+    pub rule_id: Option<String>,
+    /// Every rule that matched the request, by id, in id order.
+    pub matched: Vec<String>,
+    /// Whether a rule decided; `false` for the implicit default deny.
+    pub explicit: bool,
+    /// Why, in words safe to show the caller: the deciding rule's `reason`, never the
+    /// policy text.
+    pub reason: String,
+    /// Who must approve, when the effect is [`Effect::RequireApproval`].
+    pub approval: Option<ApprovalRequirement>,
+}
+
+impl Decision {
+    /// The reason given when no rule matched.
+    pub const DEFAULT_DENY_REASON: &'static str = "no rule allows this action";
+
+    /// The implicit deny given when no rule matches.
+    pub fn default_deny() -> Self {
+        Self {
+            effect: Effect::Deny,
+            rule_id: None,
+            matched: Vec::new(),
+            explicit: false,
+            reason: Self::DEFAULT_DENY_REASON.to_owned(),
+            approval: None,
+        }
+    }
+
+    /// Whether the action may go ahead without further approval.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+
+    /// Whether the action waits for an approval.
+    pub fn needs_approval(&self) -> bool {
+        self.effect == Effect::RequireApproval
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_are_kebab_case() {
+        let json = serde_json::to_string(&Effect::RequireApproval).unwrap();
+        assert_eq!(json, "\"require-approval\"");
+        assert_eq!(Effect::RequireApproval.to_string(), "require-approval");
+        let scope: ApprovalScope = serde_json::from_str("\"once-per-incident\"").unwrap();
+        assert_eq!(scope, ApprovalScope::OncePerIncident);
+    }
+
+    #[test]
+    fn default_deny_is_implicit() {
+        let decision = Decision::default_deny();
+        assert!(!decision.is_allowed());
+        assert!(!decision.explicit);
+        assert_eq!(decision.rule_id, None);
+        let json = serde_json::to_value(&decision).unwrap();
+        assert_eq!(json["effect"], "deny");
+    }
+}

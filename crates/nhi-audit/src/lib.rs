@@ -1,3 +1,66 @@
-//! Structured, tamper-evident audit events for non-human identities, sinks and a chain verifier
+//! Structured, tamper-evident audit events for non-human identities.
+//!
+//! Every lifecycle step and every enforcement decision of an identity (an AI agent, a
+//! bot, a CI runner) becomes an [`AuditEvent`]: what happened ([`EventKind`]), who did
+//! it, with which credential, on what, under which rule, with what result. Events go to
+//! an [`AuditSink`]. Unlike a log line, recording can fail, and a caller that must not
+//! act unaudited stops when it does.
+//!
+//! Two sinks are built in:
+//! - [`MemorySink`] keeps events in memory, for tests and for hosts that forward them;
+//! - [`JsonlFileSink`] appends them to a JSON-lines file in which every line carries the
+//!   SHA-256 of the line before it, syncing each record to disk before acknowledging it.
+//!
+//! [`verify_chain`] re-reads such a file and names the first line that was changed,
+//! deleted, repeated, reordered or cut short (the rule is in the [`chain`] module docs).
+//!
+//! # Secrets
+//!
+//! No event field takes a secret: a credential is named by its public
+//! [`CredentialId`](nhi_core::CredentialId) only. The free-form fields (`message`,
+//! `result`, `trigger`, `permission`, `before`, `after`, the decision's `reason`) are
+//! written as given, so callers must never put a secret, token, key or password in
+//! them. Errors of this crate quote no event content.
+//!
+//! # Example
+//!
+//! ```
+//! use nhi_audit::{AuditEvent, AuditSink, EventKind, JsonlFileSink, verify_chain};
+//! use nhi_core::{Action, Clock, IdentityId, ManualClock, Resource, Timestamp};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("audit.jsonl");
+//! let clock = ManualClock::new(Timestamp::from_unix_secs(1_700_000_000));
+//!
+//! let sink = JsonlFileSink::open(&path).await?;
+//! let event = AuditEvent::new(EventKind::AccessDecided, clock.now(), "restart allowed")
+//!     .identity(IdentityId::new("restart-agent")?)
+//!     .action(Action::new("deployment.restart")?)
+//!     .target("k8s:prod/payments/api".parse::<Resource>()?)
+//!     .decision("allow", Some("restart-in-incident"), "an incident is open");
+//! let receipt = sink.record(&event).await?;
+//! assert_eq!(receipt.sequence, 1);
+//!
+//! let summary = verify_chain(&path)?;
+//! assert_eq!(summary.records, 1);
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
+
+pub mod chain;
+mod error;
+mod event;
+mod file;
+mod kind;
+mod sink;
+
+pub use chain::{ChainSummary, MAX_LINE_BYTES, read_chain, verify_chain};
+pub use error::{AuditError, ChainFault};
+pub use event::{ApprovalRecord, AuditEvent, DecisionRecord};
+pub use file::JsonlFileSink;
+pub use kind::{Anomaly, EventKind};
+pub use sink::{AuditSink, MemorySink, Receipt};

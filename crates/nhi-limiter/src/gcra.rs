@@ -1,0 +1,180 @@
+//! The generic cell rate algorithm on one bucket.
+//!
+//! A bucket is a single theoretical arrival time (TAT) in nanoseconds since the epoch.
+//! With emission interval `T` and burst `B`, a request of cost `c` at time `now` is
+//! allowed when `max(TAT, now) + c*T - now <= B*T`, and the TAT then moves to
+//! `max(TAT, now) + c*T`. A TAT at or before `now` means a full bucket, so after any
+//! idle gap exactly `B` units fit. Rejections never write.
+//!
+//! All arithmetic is in `u128` so no product overflows; stored times saturate at
+//! `u64::MAX`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::quota::Quota;
+
+/// What charging a bucket did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Charge {
+    /// The cost was taken; `remaining` whole units are left.
+    Taken { remaining: u32 },
+    /// The cost does not fit yet; it will after `wait`.
+    Refused { wait: Duration },
+}
+
+/// Takes `cost` units from `bucket` at `now` if they fit, by compare-and-swap.
+pub(crate) fn charge(bucket: &AtomicU64, quota: &Quota, now: u64, cost: u32) -> Charge {
+    let mut current = bucket.load(Ordering::Acquire);
+    loop {
+        let next = match evaluate(current, quota, now, cost) {
+            Ok(next) => next,
+            Err(wait) => return Charge::Refused { wait },
+        };
+
+        match bucket.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                return Charge::Taken {
+                    remaining: remaining(next, quota, now),
+                };
+            }
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+/// How long until `cost` units would fit in `bucket`, without changing it.
+pub(crate) fn wait(bucket: &AtomicU64, quota: &Quota, now: u64, cost: u32) -> Duration {
+    evaluate(bucket.load(Ordering::Acquire), quota, now, cost)
+        .err()
+        .unwrap_or(Duration::ZERO)
+}
+
+/// Gives back `cost` units taken by [`charge`], whatever was charged since.
+pub(crate) fn refund(bucket: &AtomicU64, quota: &Quota, cost: u32) {
+    let amount = cost_nanos(quota, cost);
+    let _ = bucket.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+        Some(saturate(u128::from(tat).saturating_sub(amount)))
+    });
+}
+
+/// Whether the bucket is full at `now`, so forgetting it changes nothing.
+pub(crate) fn is_full(bucket: &AtomicU64, now: u64) -> bool {
+    bucket.load(Ordering::Acquire) <= now
+}
+
+/// The new TAT if `cost` fits a bucket at `tat`, or how long until it would.
+fn evaluate(tat: u64, quota: &Quota, now: u64, cost: u32) -> Result<u64, Duration> {
+    let now = u128::from(now);
+    let capacity = cost_nanos(quota, quota.burst());
+    let next = u128::from(tat).max(now) + cost_nanos(quota, cost);
+
+    // `next - now` is how far ahead of real time the bucket would run.
+    let ahead = next - now;
+    if ahead <= capacity {
+        return Ok(saturate(next));
+    }
+    Err(Duration::from_nanos(saturate(ahead - capacity)))
+}
+
+/// Whole units left in a bucket whose TAT is `tat` at `now`.
+fn remaining(tat: u64, quota: &Quota, now: u64) -> u32 {
+    let ahead = u128::from(tat.saturating_sub(now));
+    let free = cost_nanos(quota, quota.burst()).saturating_sub(ahead);
+    let units = free / u128::from(quota.interval_nanos());
+    u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+/// The time it takes to earn `cost` units.
+fn cost_nanos(quota: &Quota, cost: u32) -> u128 {
+    u128::from(quota.interval_nanos()) * u128::from(cost)
+}
+
+fn saturate(nanos: u128) -> u64 {
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn quota(per_second: u32, burst: u32) -> Quota {
+        Quota::per_second(NonZeroU32::new(per_second).unwrap())
+            .with_burst(NonZeroU32::new(burst).unwrap())
+    }
+
+    #[test]
+    fn a_full_bucket_allows_exactly_its_burst() {
+        let quota = quota(10, 3);
+        let bucket = AtomicU64::new(0);
+        let now = 100 * SECOND;
+        assert_eq!(
+            charge(&bucket, &quota, now, 1),
+            Charge::Taken { remaining: 2 }
+        );
+        assert_eq!(
+            charge(&bucket, &quota, now, 1),
+            Charge::Taken { remaining: 1 }
+        );
+        assert_eq!(
+            charge(&bucket, &quota, now, 1),
+            Charge::Taken { remaining: 0 }
+        );
+        let refused = charge(&bucket, &quota, now, 1);
+        assert_eq!(
+            refused,
+            Charge::Refused {
+                wait: Duration::from_millis(100)
+            }
+        );
+    }
+
+    #[test]
+    fn a_rejection_does_not_write() {
+        let quota = quota(1, 2);
+        let bucket = AtomicU64::new(0);
+        assert!(matches!(
+            charge(&bucket, &quota, SECOND, 2),
+            Charge::Taken { .. }
+        ));
+        let before = bucket.load(Ordering::Acquire);
+        assert!(matches!(
+            charge(&bucket, &quota, SECOND, 1),
+            Charge::Refused { .. }
+        ));
+        assert_eq!(bucket.load(Ordering::Acquire), before);
+    }
+
+    #[test]
+    fn refund_restores_what_was_taken() {
+        let quota = quota(10, 5);
+        let bucket = AtomicU64::new(0);
+        assert!(matches!(
+            charge(&bucket, &quota, SECOND, 2),
+            Charge::Taken { .. }
+        ));
+        let after_first = bucket.load(Ordering::Acquire);
+        assert!(matches!(
+            charge(&bucket, &quota, SECOND, 3),
+            Charge::Taken { .. }
+        ));
+        refund(&bucket, &quota, 3);
+        assert_eq!(bucket.load(Ordering::Acquire), after_first);
+    }
+
+    #[test]
+    fn times_near_the_end_of_the_clock_saturate() {
+        let quota = quota(1, 1);
+        let bucket = AtomicU64::new(0);
+        assert!(matches!(
+            charge(&bucket, &quota, u64::MAX, 1),
+            Charge::Taken { .. }
+        ));
+        assert_eq!(bucket.load(Ordering::Acquire), u64::MAX);
+        assert_eq!(wait(&bucket, &quota, u64::MAX, 1), Duration::ZERO);
+    }
+}

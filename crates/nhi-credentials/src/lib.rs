@@ -1,3 +1,94 @@
-//! Credential providers for non-human identities: short-lived signed tokens, key ring, revocation and a mock provider
+//! Credentials for non-human identities: issue a short-lived credential, verify a
+//! presented one, rotate signing keys, revoke.
+//!
+//! Every credential type sits behind the [`CredentialProvider`] trait: `issue` turns an
+//! [`IssueRequest`] into an [`IssuedCredential`], `verify` turns a presented
+//! [`CredentialSecret`] into the [`Principal`] it proves, or a [`CredentialError`] that
+//! says why it was refused. A revoked credential is reported as
+//! [`CredentialError::Revoked`], distinct from other refusals, because presenting one
+//! may be an attack.
+//!
+//! - [`JwtProvider`] issues EdDSA (Ed25519) JSON Web Tokens signed by the active key of a
+//!   [`KeyRing`] and verifies them strictly against its own clock; the ring publishes
+//!   its public keys as a JWKS and keeps retired-but-trusted keys for an overlap window.
+//! - [`RevocationList`] remembers revoked credential ids until they would have expired;
+//!   [`MemoryRevocationList`] keeps them in memory.
+//! - [`MockProvider`] issues opaque random tokens for hosts' tests.
+//!
+//! Tokens are built and checked by `jsonwebtoken`, whose cryptography is pluggable: this
+//! crate supplies a ring-backed provider ([`ring_crypto_provider`]) and installs it when
+//! the host has not installed its own ([`install_ring_crypto_provider`]).
+//!
+//! No secret is ever logged, displayed or put in an error: secrets live in
+//! [`CredentialSecret`], whose `Debug` is redacted, and key material in [`SigningKey`],
+//! whose `Debug` shows only the key id.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use nhi_core::{Clock, Environment, IdentityId, ManualClock, TenantId, Timestamp};
+//! use nhi_credentials::{
+//!     CredentialError, CredentialProvider, IssueRequest, JwtConfig, JwtProvider, KeyRing,
+//!     MemoryRevocationList, RevocationList,
+//! };
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(1_767_225_600)));
+//! let revocations = Arc::new(MemoryRevocationList::new());
+//! let provider = JwtProvider::new(
+//!     JwtConfig::new("https://nhi.example", "payments-api"),
+//!     Arc::new(KeyRing::generate()?),
+//!     revocations.clone(),
+//!     clock.clone(),
+//! )?;
+//!
+//! let request = IssueRequest::new(
+//!     IdentityId::new("restart-agent")?,
+//!     TenantId::new("acme")?,
+//!     Environment::new("production")?,
+//! )
+//! .with_scopes(["deployment.restart"]);
+//! let issued = provider.issue(&request).await?;
+//!
+//! let principal = provider.verify(&issued.secret).await?;
+//! assert_eq!(principal.identity.as_str(), "restart-agent");
+//! assert_eq!(principal.scopes, ["deployment.restart"]);
+//!
+//! // Revoked: refused with a distinct error.
+//! revocations.revoke(&issued.credential_id, clock.now(), issued.expires_at).await?;
+//! let refused = provider.verify(&issued.secret).await.unwrap_err();
+//! assert!(matches!(refused, CredentialError::Revoked { .. }));
+//!
+//! // Five minutes later the token has expired anyway.
+//! clock.advance(Duration::from_secs(5 * 60 + 30));
+//! assert!(provider.verify(&issued.secret).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
+
+mod crypto;
+mod error;
+mod jwt;
+mod keys;
+mod mock;
+mod provider;
+mod random;
+mod revocation;
+mod secret;
+
+pub use crypto::{install_ring_crypto_provider, ring_crypto_provider};
+pub use error::CredentialError;
+pub use jwt::JwtProvider;
+pub use jwt::claims::MAX_TOKEN_BYTES;
+pub use jwt::config::{DEFAULT_LEEWAY, JwtConfig, MAX_LEEWAY};
+pub use keys::{KeyRing, SigningKey};
+pub use mock::MockProvider;
+pub use provider::{
+    CredentialProvider, DEFAULT_LIFETIME, DEFAULT_MAX_LIFETIME, IssueRequest, IssuedCredential,
+    Principal,
+};
+pub use revocation::{MemoryRevocationList, RevocationList};
+pub use secret::CredentialSecret;

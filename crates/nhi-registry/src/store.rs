@@ -1,0 +1,84 @@
+//! The storage seam: the [`IdentityStore`] trait every backend implements.
+
+use nhi_core::IdentityId;
+
+use crate::error::RegistryError;
+use crate::record::IdentityRecord;
+
+/// One page of a listing: records with ids strictly after `after`, in ascending id order,
+/// at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// List ids strictly greater than this one; `None` starts at the beginning.
+    pub after: Option<IdentityId>,
+    /// The most records to return; `0` returns none.
+    pub limit: usize,
+}
+
+impl Page {
+    /// The first page of `limit` records.
+    pub fn first(limit: usize) -> Self {
+        Self { after: None, limit }
+    }
+
+    /// Whether `id` falls after this page's cursor.
+    pub fn admits(&self, id: &IdentityId) -> bool {
+        self.after.as_ref().is_none_or(|after| id > after)
+    }
+}
+
+/// Where identity records live.
+///
+/// Every store keeps records forever, tombstones included, so that an id is never
+/// handed out twice. Writes use optimistic concurrency: a record carries the version it
+/// was read at, and [`IdentityStore::update`] refuses it if the stored version moved on.
+/// Every implementation should pass the `conformance` suite of this crate.
+#[async_trait::async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Stores a new record as given.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::AlreadyExists`] when the id is taken (tombstoned ids included);
+    /// a backend error when the store fails.
+    async fn insert(&self, record: &IdentityRecord) -> Result<(), RegistryError>;
+
+    /// The record with this id, if any.
+    ///
+    /// # Errors
+    ///
+    /// A backend or corruption error when the store fails.
+    async fn get(&self, id: &IdentityId) -> Result<Option<IdentityRecord>, RegistryError>;
+
+    /// Replaces the record if the stored version equals `record.version`; stores and
+    /// returns it with the version bumped by one.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::VersionConflict`] when the stored version differs,
+    /// [`RegistryError::NotFound`] when there is no such record,
+    /// [`RegistryError::VersionExhausted`] when the version cannot grow, and a backend
+    /// error when the store fails.
+    async fn update(&self, record: &IdentityRecord) -> Result<IdentityRecord, RegistryError>;
+
+    /// One page of records in ascending id order.
+    ///
+    /// # Errors
+    ///
+    /// A backend or corruption error when the store fails.
+    async fn list(&self, page: &Page) -> Result<Vec<IdentityRecord>, RegistryError>;
+}
+
+/// The version an update of `record` stores: one more than the version it was read at.
+///
+/// # Errors
+///
+/// [`RegistryError::VersionExhausted`] when the counter is at its maximum.
+pub fn next_version(record: &IdentityRecord) -> Result<u64, RegistryError> {
+    record
+        .version
+        .checked_add(1)
+        .ok_or_else(|| RegistryError::VersionExhausted {
+            id: record.id.clone(),
+        })
+}

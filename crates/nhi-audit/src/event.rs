@@ -190,12 +190,12 @@ impl AuditEvent {
     pub fn decision(
         mut self,
         effect: impl Into<String>,
-        rule_id: Option<&str>,
+        rule_id: Option<String>,
         reason: impl Into<String>,
     ) -> Self {
         self.decision = Some(DecisionRecord {
             effect: effect.into(),
-            rule_id: rule_id.map(str::to_owned),
+            rule_id,
             reason: reason.into(),
         });
         self

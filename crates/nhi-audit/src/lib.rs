@@ -39,7 +39,7 @@
 //!     .identity(IdentityId::new("restart-agent")?)
 //!     .action(Action::new("deployment.restart")?)
 //!     .target("k8s:prod/payments/api".parse::<Resource>()?)
-//!     .decision("allow", Some("restart-in-incident"), "an incident is open");
+//!     .decision("allow", Some("restart-in-incident".into()), "an incident is open");
 //! let receipt = sink.record(&event).await?;
 //! assert_eq!(receipt.sequence, 1);
 //!

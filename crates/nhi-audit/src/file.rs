@@ -1,7 +1,7 @@
 //! The hash-chained JSON-lines file sink.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{BufReader, Write};
+use std::io::{BufReader, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -10,16 +10,17 @@ use crate::error::AuditError;
 use crate::event::AuditEvent;
 use crate::sink::{AuditSink, Receipt};
 
-/// A sink that appends events to a hash-chained JSON-lines file (format in
-/// [`verify_chain`](crate::verify_chain)'s module docs).
+/// A sink that appends events to a hash-chained JSON-lines file (the format is in the
+/// [`chain`](crate::chain) module docs).
 ///
 /// Each record is written with one write of the whole line and its `\n`, then flushed
 /// and synced (`sync_data`) before [`record`](AuditSink::record) returns `Ok`: one
 /// fsync per record, which bounds throughput by the disk's sync latency.
 ///
 /// Writers are serialized by a lock, so concurrent callers get consecutive sequence
-/// numbers and can never interleave lines or fork the chain. The file is also locked
-/// against other sinks, in this process or another, for as long as the sink lives.
+/// numbers and can never interleave lines or fork the chain. The file also carries an
+/// advisory lock for as long as the sink lives, so a second sink, in this process or
+/// another, cannot open it (where the platform has no file locks, this check is skipped).
 ///
 /// Under a Tokio runtime the blocking file work runs on the blocking pool; on any other
 /// executor it runs inline. If a `record` future is dropped while its write is under
@@ -103,6 +104,8 @@ impl Writer {
                     path: path.to_owned(),
                 });
             }
+            // Without file locks on this platform, only the in-process lock guards the chain.
+            Err(TryLockError::Error(source)) if source.kind() == ErrorKind::Unsupported => {}
             Err(TryLockError::Error(source)) => return Err(io_error("lock", path, source)),
         }
 

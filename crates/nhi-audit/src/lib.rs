@@ -20,7 +20,8 @@
 //! [`CredentialId`](nhi_core::CredentialId) only. The free-form fields (`message`,
 //! `result`, `trigger`, `permission`, `before`, `after`, the decision's `reason`) are
 //! written as given, so callers must never put a secret, token, key or password in
-//! them. Errors of this crate quote no event content.
+//! them. Errors of this crate never quote an event being recorded; a verifier error
+//! quotes at most a short parser message about the bad line.
 //!
 //! # Example
 //!

@@ -39,7 +39,11 @@ impl ActionIndex {
 
     /// The positions of every rule that could match the action, ascending, each once.
     pub(crate) fn candidates<'a>(&'a self, action: &str) -> impl Iterator<Item = usize> + 'a {
-        let exact = self.exact.get(action).map(Vec::as_slice).unwrap_or_default();
+        let exact = self
+            .exact
+            .get(action)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         merge(exact, &self.wildcard)
     }
 }

@@ -58,7 +58,7 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Vec<Rule>, Policy
 
     let policy: PolicyFile = toml::from_str(text).map_err(|err| {
         let offset = err.span().map_or(0, |span| span.start);
-        at(offset, err.message().trim_end().to_owned())
+        at(offset, explain(err.message().trim_end()))
     })?;
 
     let mut first_use: HashMap<String, usize> = HashMap::new();
@@ -67,7 +67,9 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> Result<Vec<Rule>, Policy
         let start = raw.span().start;
         let raw = raw.into_inner();
         let id_span = raw.id.span();
-        let rule = raw.into_rule().map_err(|(span, message)| at(span.start, message))?;
+        let rule = raw
+            .into_rule()
+            .map_err(|(span, message)| at(span.start, message))?;
 
         rule.check()
             .map_err(|reason| at(start, format!("rule `{}`: {reason}", clip(&rule.id))))?;
@@ -102,7 +104,11 @@ impl RawRule {
             reason: self.reason,
             principal,
             actions: required(self.actions, "actions", "an action pattern such as `*`")?,
-            resources: required(self.resources, "resources", "a resource pattern such as `**`")?,
+            resources: required(
+                self.resources,
+                "resources",
+                "a resource pattern such as `**`",
+            )?,
             severities: listed(self.severities, "severities")?,
             when: self.when,
             approval: self.approval,
@@ -110,12 +116,17 @@ impl RawRule {
     }
 }
 
+/// Adds what to do to the parser's terser messages.
+fn explain(message: &str) -> String {
+    match message.strip_prefix("missing field ") {
+        Some(field) => format!("the required key {field} is missing from this table: add it"),
+        None => message.to_owned(),
+    }
+}
+
 /// An optional list: a missing key matches everything, an empty one is a mistake (it
 /// would match nothing, silently).
-fn listed<T>(
-    list: Option<Spanned<Vec<T>>>,
-    key: &str,
-) -> Result<Vec<T>, (Range<usize>, String)> {
+fn listed<T>(list: Option<Spanned<Vec<T>>>, key: &str) -> Result<Vec<T>, (Range<usize>, String)> {
     match list {
         None => Ok(Vec::new()),
         Some(list) if list.get_ref().is_empty() => Err((

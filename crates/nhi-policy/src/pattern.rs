@@ -42,8 +42,9 @@ impl ActionPattern {
         let lowered = text.as_ref().to_lowercase();
         let glob = Glob::compile("action", &lowered)?;
 
-        let fits_an_action =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | ':');
+        let fits_an_action = |c: char| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | ':')
+        };
         if !glob.literal_chars().all(fits_an_action) {
             return Err(PolicyError::InvalidPattern {
                 what: "action",
@@ -96,7 +97,11 @@ impl ResourcePattern {
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(fail("it holds white space or control characters"));
         }
-        if glob.literal.as_deref().is_some_and(|exact| !exact.contains(':')) {
+        if glob
+            .literal
+            .as_deref()
+            .is_some_and(|exact| !exact.contains(':'))
+        {
             return Err(fail(
                 "no resource could match it: write it as `system:path`, for example `k8s:prod/**`",
             ));
@@ -376,7 +381,10 @@ mod tests {
         let p = ActionPattern::new("Deployment.*").unwrap();
         assert_eq!(p.as_str(), "deployment.*");
         assert!(p.matches(&Action::new("DEPLOYMENT.RESTART").unwrap()));
-        assert_eq!(ActionPattern::new("Health.Read").unwrap().exact(), Some("health.read"));
+        assert_eq!(
+            ActionPattern::new("Health.Read").unwrap().exact(),
+            Some("health.read")
+        );
         assert!(ActionPattern::new("deployment restart").is_err());
         assert!(ActionPattern::new("").is_err());
     }

@@ -168,7 +168,10 @@ impl Conditions {
     pub fn holds(&self, context: &RequestContext) -> bool {
         wanted(self.incident, context.incident.is_some())
             && wanted(self.workflow, context.workflow.is_some())
-            && wanted(self.change_ticket, context.present_change_ticket().is_some())
+            && wanted(
+                self.change_ticket,
+                context.present_change_ticket().is_some(),
+            )
     }
 }
 
@@ -190,9 +193,7 @@ fn check_id(id: &str) -> Result<(), String> {
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
     if !id.chars().all(allowed) {
-        return Err(
-            "a rule id uses only ASCII letters, digits, `-`, `_`, `.` and `:`".into(),
-        );
+        return Err("a rule id uses only ASCII letters, digits, `-`, `_`, `.` and `:`".into());
     }
     Ok(())
 }

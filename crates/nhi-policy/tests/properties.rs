@@ -1,0 +1,282 @@
+//! Invariants of deciding, checked over generated rule sets and requests: the action index
+//! never changes a decision, order never matters, and adding a rule only moves a decision
+//! in the direction of its effect.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use nhi_core::{IdentityKind, RiskTier, Severity};
+use nhi_policy::{
+    ActionPattern, ApprovalRequirement, ApprovalScope, Conditions, Effect, PolicyEngine,
+    PolicyRequest, PrincipalMatch, RequestContext, ResourcePattern, Rule, RuleSet, Subject,
+};
+use proptest::prelude::*;
+use proptest::sample::select;
+
+const ACTIONS: &[&str] = &[
+    "deployment.restart",
+    "deployment.scale",
+    "health.read",
+    "logs.read",
+];
+const ACTION_PATTERNS: &[&str] = &[
+    "deployment.restart",
+    "health.read",
+    "logs.read",
+    "secrets.read",
+    "*",
+    "deployment.*",
+    "*.read",
+    "DEPLOYMENT.RESTART",
+    "deploy*",
+    "?ealth.read",
+    "Logs.*",
+];
+const RESOURCES: &[&str] = &[
+    "k8s:prod/payments/api",
+    "k8s:prod/api",
+    "k8s:staging/api",
+    "db:orders",
+    "db:Orders",
+];
+const RESOURCE_PATTERNS: &[&str] = &[
+    "k8s:prod/api",
+    "db:orders",
+    "**",
+    "k8s:prod/*",
+    "k8s:prod/**",
+    "k8s:*/api",
+    "db:*",
+    "k8s:**/api",
+    "db:?rders",
+    "DB:orders",
+];
+const TEAMS: &[&str] = &["sre", "payments"];
+const TENANTS: &[&str] = &["acme", "globex"];
+const ENVIRONMENTS: &[&str] = &["production", "staging"];
+const SEVERITIES: &[Severity] = &[Severity::Read, Severity::Write, Severity::Destructive];
+
+fn some_of<T: Clone + std::fmt::Debug + 'static>(
+    items: &'static [T],
+) -> impl Strategy<Value = Vec<T>> {
+    prop::sample::subsequence(items, 0..=2)
+}
+
+fn names<T: std::str::FromStr>(items: Vec<&str>) -> Vec<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    items
+        .into_iter()
+        .map(|item| item.parse().unwrap())
+        .collect()
+}
+
+fn principal() -> impl Strategy<Value = PrincipalMatch> {
+    (
+        some_of(IdentityKind::ALL),
+        some_of(TEAMS),
+        some_of(TENANTS),
+        some_of(RiskTier::ALL),
+        some_of(ENVIRONMENTS),
+        prop::option::weighted(0.2, select(vec!["remediation", "reporting"])),
+    )
+        .prop_map(
+            |(kinds, teams, tenants, risk_tiers, environments, purpose)| PrincipalMatch {
+                kinds,
+                teams: names(teams),
+                tenants: names(tenants),
+                risk_tiers,
+                environments: names(environments),
+                labels: purpose
+                    .map(|p| ("purpose".to_owned(), p.to_owned()))
+                    .into_iter()
+                    .collect(),
+                ..PrincipalMatch::default()
+            },
+        )
+}
+
+fn condition() -> impl Strategy<Value = Conditions> {
+    let flag = || prop::option::weighted(0.25, any::<bool>());
+    (flag(), flag(), flag()).prop_map(|(incident, workflow, change_ticket)| Conditions {
+        incident,
+        workflow,
+        change_ticket,
+    })
+}
+
+fn rule_with(effect: impl Strategy<Value = Effect>) -> impl Strategy<Value = Rule> {
+    (
+        effect,
+        principal(),
+        prop::sample::subsequence(ACTION_PATTERNS, 1..=2),
+        prop::sample::subsequence(RESOURCE_PATTERNS, 1..=2),
+        some_of(SEVERITIES),
+        condition(),
+    )
+        .prop_map(
+            |(effect, principal, actions, resources, severities, when)| Rule {
+                id: String::new(),
+                effect,
+                reason: format!("{effect} by a generated rule"),
+                principal,
+                actions: actions
+                    .iter()
+                    .map(|p| ActionPattern::new(p).unwrap())
+                    .collect(),
+                resources: resources
+                    .iter()
+                    .map(|p| ResourcePattern::new(p).unwrap())
+                    .collect(),
+                severities,
+                when,
+                approval: (effect == Effect::RequireApproval).then(|| ApprovalRequirement {
+                    approvers: vec!["sre-oncall".into()],
+                    scope: ApprovalScope::Once,
+                }),
+            },
+        )
+}
+
+fn any_effect() -> impl Strategy<Value = Effect> {
+    select(vec![Effect::Allow, Effect::Deny, Effect::RequireApproval])
+}
+
+/// Up to 12 rules with distinct, randomly ordered ids.
+fn rules() -> impl Strategy<Value = Vec<Rule>> {
+    prop::collection::vec((rule_with(any_effect()), any::<u16>()), 0..12).prop_map(|rules| {
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut rule, tag))| {
+                rule.id = format!("r{tag:05}-{i}");
+                rule
+            })
+            .collect()
+    })
+}
+
+fn request() -> impl Strategy<Value = PolicyRequest> {
+    (
+        (
+            select(IdentityKind::ALL),
+            prop::option::of(select(TEAMS)),
+            select(TENANTS),
+        ),
+        (
+            select(RiskTier::ALL),
+            select(ENVIRONMENTS),
+            prop::option::of(select(vec!["remediation", "reporting"])),
+        ),
+        (select(ACTIONS), select(RESOURCES), select(SEVERITIES)),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(|(who, where_, what, context)| {
+            let (kind, team, tenant) = who;
+            let (risk_tier, environment, purpose) = where_;
+            let subject = Subject {
+                kind,
+                team: team.map(|t| t.parse().unwrap()),
+                tenant: tenant.parse().unwrap(),
+                risk_tier,
+                environment: environment.parse().unwrap(),
+                labels: purpose
+                    .map(|p| ("purpose".to_owned(), p.to_owned()))
+                    .into_iter()
+                    .collect(),
+                ..common::sre_agent()
+            };
+            let (incident, workflow, ticket) = context;
+            let context = RequestContext {
+                incident: incident.then(|| "INC-1".parse().unwrap()),
+                workflow: workflow.then(|| "run-7".parse().unwrap()),
+                change_ticket: ticket.then(|| "CHG-1".to_owned()),
+            };
+            common::ask(subject, what.0, what.1, what.2).with_context(context)
+        })
+}
+
+/// The documented semantics, computed by testing every rule in turn.
+fn scan(set: &RuleSet, request: &PolicyRequest) -> (Effect, Option<String>, Vec<String>) {
+    let mut matching: Vec<&Rule> = set.rules().iter().filter(|r| r.matches(request)).collect();
+    matching.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids = matching.iter().map(|r| r.id.clone()).collect();
+    for effect in [Effect::Deny, Effect::RequireApproval, Effect::Allow] {
+        if let Some(first) = matching.iter().find(|r| r.effect == effect) {
+            return (effect, Some(first.id.clone()), ids);
+        }
+    }
+    (Effect::Deny, None, ids)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_index_never_changes_a_decision(rules in rules(), request in request()) {
+        let set = RuleSet::from_rules(rules).unwrap();
+        let decision = set.decide(&request);
+        let (effect, rule_id, matched) = scan(&set, &request);
+        prop_assert_eq!(decision.effect, effect);
+        prop_assert_eq!(decision.explicit, rule_id.is_some());
+        prop_assert_eq!(decision.rule_id, rule_id);
+        prop_assert_eq!(decision.matched, matched);
+        prop_assert_eq!(decision.approval.is_some(), effect == Effect::RequireApproval);
+    }
+
+    #[test]
+    fn rule_order_never_matters(
+        (rules, shuffled) in rules().prop_flat_map(|r| (Just(r.clone()), Just(r).prop_shuffle())),
+        request in request(),
+    ) {
+        let one = RuleSet::from_rules(rules).unwrap().decide(&request);
+        let other = RuleSet::from_rules(shuffled).unwrap().decide(&request);
+        prop_assert_eq!(one, other);
+    }
+
+    #[test]
+    fn adding_an_allow_never_takes_an_allow_away_or_lifts_a_deny(
+        rules in rules(),
+        extra in rule_with(Just(Effect::Allow)),
+        request in request(),
+    ) {
+        let before = RuleSet::from_rules(rules.clone()).unwrap().decide(&request);
+        let after = with_extra(rules, extra).decide(&request);
+        if before.is_allowed() {
+            prop_assert!(after.is_allowed());
+        }
+        if before.effect == Effect::Deny && before.explicit {
+            prop_assert_eq!(after.effect, Effect::Deny);
+            prop_assert_eq!(after.rule_id, before.rule_id);
+        }
+    }
+
+    #[test]
+    fn adding_a_deny_never_allows_more(
+        rules in rules(),
+        extra in rule_with(Just(Effect::Deny)),
+        request in request(),
+    ) {
+        let before = RuleSet::from_rules(rules.clone()).unwrap().decide(&request);
+        let after = with_extra(rules, extra).decide(&request);
+        if before.effect == Effect::Deny {
+            prop_assert_eq!(after.effect, Effect::Deny);
+        }
+        if after.is_allowed() {
+            prop_assert!(before.is_allowed());
+        }
+    }
+}
+
+fn with_extra(mut rules: Vec<Rule>, mut extra: Rule) -> RuleSet {
+    extra.id = "added".into();
+    rules.push(extra);
+    RuleSet::from_rules(rules).unwrap()
+}

@@ -15,8 +15,13 @@ use crate::random::random_hex;
 
 /// An Ed25519 signing key with its key id (`kid`).
 ///
-/// `Debug` shows the key id and algorithm only; the private key is never printed and is
-/// wiped from memory when the key is dropped.
+/// `Debug` shows the key id and algorithm only; the private key is never printed and the
+/// copy held here is wiped from memory when the key is dropped.
+///
+/// Known limits: the PKCS#8 document ring produces in [`SigningKey::generate`] is not
+/// wiped by ring when it is dropped, and each signature parses the private key again
+/// (tens of microseconds); holding a parsed ring key pair behind the `jsonwebtoken`
+/// signer would remove the second, at the cost of keeping two copies of the key.
 pub struct SigningKey {
     kid: String,
     encoding: EncodingKey,

@@ -21,14 +21,24 @@ struct DenialWindow {
 
 impl DenialTracker {
     /// Counts one denial; returns true exactly once per window when `max` is reached.
-    pub(crate) fn record(&self, id: &IdentityId, now: Timestamp, max: u32, window: Duration) -> bool {
+    pub(crate) fn record(
+        &self,
+        id: &IdentityId,
+        now: Timestamp,
+        max: u32,
+        window: Duration,
+    ) -> bool {
         let mut entry = self.windows.entry(id.clone()).or_insert(DenialWindow {
             started: now,
             count: 0,
             tripped: false,
         });
         if now.duration_since(entry.started) > window {
-            *entry = DenialWindow { started: now, count: 0, tripped: false };
+            *entry = DenialWindow {
+                started: now,
+                count: 0,
+                tripped: false,
+            };
         }
         entry.count = entry.count.saturating_add(1);
         if entry.count >= max && !entry.tripped {

@@ -35,7 +35,12 @@ pub struct AccessRequest<'a> {
 
 impl<'a> AccessRequest<'a> {
     /// A request to perform `action` on `resource` with a signed-token credential.
-    pub fn new(credential: &'a CredentialSecret, action: Action, resource: Resource, severity: Severity) -> Self {
+    pub fn new(
+        credential: &'a CredentialSecret,
+        action: Action,
+        resource: Resource,
+        severity: Severity,
+    ) -> Self {
         Self {
             credential,
             credential_kind: CredentialKind::Jwt,
@@ -241,7 +246,11 @@ pub struct ActionReport {
 impl ActionReport {
     /// A report with just a result.
     pub fn new(result: impl Into<String>) -> Self {
-        Self { result: result.into(), before: None, after: None }
+        Self {
+            result: result.into(),
+            before: None,
+            after: None,
+        }
     }
 
     /// Adds the before and after state.
@@ -260,7 +269,10 @@ impl Permit {
     /// [`Error::AuditUnavailable`] when the audit sink cannot record it (fail closed).
     pub async fn complete(self, report: ActionReport) -> Result<(), Error> {
         let inner = &self.plane.inner;
-        let message = format!("{} {} on {}: {}", self.identity, self.action, self.resource, report.result);
+        let message = format!(
+            "{} {} on {}: {}",
+            self.identity, self.action, self.resource, report.result
+        );
 
         let mut event = AuditEvent::new(EventKind::ActionCompleted, inner.clock.now(), message)
             .identity(self.identity)

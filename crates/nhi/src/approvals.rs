@@ -52,7 +52,10 @@ pub(crate) struct ApprovalLedger {
 
 impl ApprovalLedger {
     pub(crate) fn add(&self, grant: ApprovalGrant) {
-        self.grants.entry(grant.identity.clone()).or_default().push(grant);
+        self.grants
+            .entry(grant.identity.clone())
+            .or_default()
+            .push(grant);
     }
 
     /// Finds a grant covering the request without using it.
@@ -65,7 +68,10 @@ impl ApprovalLedger {
         now: Timestamp,
     ) -> Option<ApprovalGrant> {
         let grants = self.grants.get(identity)?;
-        grants.iter().find(|g| covers(g, action, resource, incident, now)).cloned()
+        grants
+            .iter()
+            .find(|g| covers(g, action, resource, incident, now))
+            .cloned()
     }
 
     /// Uses up the grant; returns false when another request consumed it first.
@@ -84,7 +90,10 @@ impl ApprovalLedger {
 
     /// Drops every unused grant of an identity (it was suspended or decommissioned).
     pub(crate) fn revoke_all(&self, identity: &IdentityId) -> usize {
-        self.grants.remove(identity).map(|(_, grants)| grants.len()).unwrap_or(0)
+        self.grants
+            .remove(identity)
+            .map(|(_, grants)| grants.len())
+            .unwrap_or(0)
     }
 }
 
@@ -96,7 +105,9 @@ fn covers(
     now: Timestamp,
 ) -> bool {
     let incident_ok = match grant.scope {
-        ApprovalScope::OncePerIncident => grant.incident.is_some() && grant.incident.as_ref() == incident,
+        ApprovalScope::OncePerIncident => {
+            grant.incident.is_some() && grant.incident.as_ref() == incident
+        }
         _ => true,
     };
     &grant.action == action && &grant.resource == resource && incident_ok && now < grant.expires_at
@@ -124,10 +135,16 @@ mod tests {
         let g = grant(ApprovalScope::Once, None);
         ledger.add(g.clone());
         let now = Timestamp::from_unix_secs(10);
-        let found = ledger.find(&g.identity, &g.action, &g.resource, None, now).unwrap();
+        let found = ledger
+            .find(&g.identity, &g.action, &g.resource, None, now)
+            .unwrap();
         assert!(ledger.consume(&found));
         assert!(!ledger.consume(&found));
-        assert!(ledger.find(&g.identity, &g.action, &g.resource, None, now).is_none());
+        assert!(
+            ledger
+                .find(&g.identity, &g.action, &g.resource, None, now)
+                .is_none()
+        );
     }
 
     #[test]
@@ -137,10 +154,22 @@ mod tests {
         ledger.add(g.clone());
         let now = Timestamp::from_unix_secs(10);
         let other = IncidentId::new("INC-2").unwrap();
-        assert!(ledger.find(&g.identity, &g.action, &g.resource, None, now).is_none());
-        assert!(ledger.find(&g.identity, &g.action, &g.resource, Some(&other), now).is_none());
+        assert!(
+            ledger
+                .find(&g.identity, &g.action, &g.resource, None, now)
+                .is_none()
+        );
+        assert!(
+            ledger
+                .find(&g.identity, &g.action, &g.resource, Some(&other), now)
+                .is_none()
+        );
         let same = IncidentId::new("INC-1").unwrap();
-        assert!(ledger.find(&g.identity, &g.action, &g.resource, Some(&same), now).is_some());
+        assert!(
+            ledger
+                .find(&g.identity, &g.action, &g.resource, Some(&same), now)
+                .is_some()
+        );
     }
 
     #[test]
@@ -149,6 +178,10 @@ mod tests {
         let g = grant(ApprovalScope::Once, None);
         ledger.add(g.clone());
         let late = Timestamp::from_unix_secs(1000);
-        assert!(ledger.find(&g.identity, &g.action, &g.resource, None, late).is_none());
+        assert!(
+            ledger
+                .find(&g.identity, &g.action, &g.resource, None, late)
+                .is_none()
+        );
     }
 }

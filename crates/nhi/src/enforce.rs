@@ -51,7 +51,12 @@ impl ControlPlane {
             .correlation
             .clone()
             .unwrap_or_else(|| inner.new_correlation_id());
-        let mut path = Path { request: &request, correlation, principal: None, anomalies: Vec::new() };
+        let mut path = Path {
+            request: &request,
+            correlation,
+            principal: None,
+            anomalies: Vec::new(),
+        };
 
         // 1. authenticate
         let provider = inner.provider(request.credential_kind)?;
@@ -80,10 +85,17 @@ impl ControlPlane {
             path.anomalies.push(Anomaly::OutOfPolicyTarget);
             let reason = format!("system `{system}` is not among the identity's allowed systems");
             let trip = inner.abuse.suspend_on_out_of_policy_target;
-            return self.refuse_and_maybe_trip(path, Stage::Scope, reason, trip).await;
+            return self
+                .refuse_and_maybe_trip(path, Stage::Scope, reason, trip)
+                .await;
         }
         let needed = format!("{system}:{}", request.action);
-        let Some(scope) = principal.scopes.iter().find(|s| scope_covers(s, &needed)).cloned() else {
+        let Some(scope) = principal
+            .scopes
+            .iter()
+            .find(|s| scope_covers(s, &needed))
+            .cloned()
+        else {
             let reason = format!("the credential carries no scope covering `{needed}`");
             return self.refuse(path, Stage::Scope, reason).await;
         };
@@ -96,15 +108,27 @@ impl ControlPlane {
             Effect::RequireApproval => {
                 let now = inner.clock.now();
                 let incident = request.context.incident.as_ref();
-                let found = inner.approvals.find(&record.id, &request.action, &request.resource, incident, now);
+                let found = inner.approvals.find(
+                    &record.id,
+                    &request.action,
+                    &request.resource,
+                    incident,
+                    now,
+                );
                 let Some(grant) = found else {
-                    inner.counters.approvals_required.fetch_add(1, Ordering::Relaxed);
+                    inner
+                        .counters
+                        .approvals_required
+                        .fetch_add(1, Ordering::Relaxed);
                     return self.hold_for_approval(path, decision).await;
                 };
                 approval = Some(grant);
             }
             _ => {
-                inner.counters.policy_denials.fetch_add(1, Ordering::Relaxed);
+                inner
+                    .counters
+                    .policy_denials
+                    .fetch_add(1, Ordering::Relaxed);
                 return self.refuse_by_policy(path, decision).await;
             }
         }
@@ -120,13 +144,23 @@ impl ControlPlane {
         };
         let remaining = match inner.limiter.check(&limit_request).await? {
             LimitDecision::Allowed { remaining } => remaining,
-            LimitDecision::Rejected { layer, retry_after, breach } => {
+            LimitDecision::Rejected {
+                layer,
+                retry_after,
+                breach,
+            } => {
                 inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let reason = format!("the {layer} quota is exhausted");
-                return self.refuse_rate_limited(path, reason, retry_after, breach.is_some()).await;
+                return self
+                    .refuse_rate_limited(path, reason, retry_after, breach.is_some())
+                    .await;
             }
             #[allow(unreachable_patterns)]
-            _ => return self.refuse(path, Stage::Limit, "the limiter refused".into()).await,
+            _ => {
+                return self
+                    .refuse(path, Stage::Limit, "the limiter refused".into())
+                    .await;
+            }
         };
 
         // the approval is used up only by a request that is going ahead
@@ -138,12 +172,18 @@ impl ControlPlane {
 
         // 6. record, then grant
         let now = inner.clock.now();
-        let stale = record.last_used_at.is_none_or(|t| now.duration_since(t) >= LAST_USED_GRANULARITY);
+        let stale = record
+            .last_used_at
+            .is_none_or(|t| now.duration_since(t) >= LAST_USED_GRANULARITY);
         if stale {
             inner.registry.record_use(&record.id, now).await?;
         }
         let mut event = path
-            .event(EventKind::AccessDecided, now, format!("{} may {} {}", record.id, request.action, request.resource))
+            .event(
+                EventKind::AccessDecided,
+                now,
+                format!("{} may {} {}", record.id, request.action, request.resource),
+            )
             .decision("allow", decision.rule_id.clone(), decision.reason.clone())
             .permission(scope);
         if let Some(grant) = &approval {
@@ -152,7 +192,11 @@ impl ControlPlane {
         inner.audit(event, "access decision").await?;
         if let Some(grant) = &approval {
             let used = path
-                .event(EventKind::ApprovalConsumed, now, format!("approval by {} used", grant.approver))
+                .event(
+                    EventKind::ApprovalConsumed,
+                    now,
+                    format!("approval by {} used", grant.approver),
+                )
                 .approval(grant.approver.clone(), scope_name(grant.scope));
             inner.audit(used, "approval use").await?;
         }
@@ -176,16 +220,29 @@ impl ControlPlane {
 
     /// A credential that failed to verify: revoked ones are an anomaly, and one revoked
     /// for cause trips the kill switch.
-    async fn refuse_credential(&self, mut path: Path<'_>, error: CredentialError) -> Result<AccessOutcome, Error> {
+    async fn refuse_credential(
+        &self,
+        mut path: Path<'_>,
+        error: CredentialError,
+    ) -> Result<AccessOutcome, Error> {
         let inner = &self.inner;
-        inner.counters.authentication_failures.fetch_add(1, Ordering::Relaxed);
+        inner
+            .counters
+            .authentication_failures
+            .fetch_add(1, Ordering::Relaxed);
 
         let CredentialError::Revoked { credential_id } = &error else {
-            if error.is_provider_failure() {
+            if !error.is_rejection() {
                 return Err(error.into());
             }
             path.anomalies.push(Anomaly::InvalidCredential);
-            return self.refuse(path, Stage::Authenticate, format!("the credential was refused: {error}")).await;
+            return self
+                .refuse(
+                    path,
+                    Stage::Authenticate,
+                    format!("the credential was refused: {error}"),
+                )
+                .await;
         };
 
         path.anomalies.push(Anomaly::RevokedCredentialUsed);
@@ -205,26 +262,43 @@ impl ControlPlane {
         });
         let for_cause = matches!(entry.revoked, Some((_, RevocationCause::ForCause)));
         let trip = for_cause && inner.abuse.suspend_on_revoked_use;
-        self.refuse_and_maybe_trip(path, Stage::Authenticate, reason, trip).await
+        self.refuse_and_maybe_trip(path, Stage::Authenticate, reason, trip)
+            .await
     }
 
-    async fn refuse_by_policy(&self, path: Path<'_>, decision: nhi_policy::Decision) -> Result<AccessOutcome, Error> {
+    async fn refuse_by_policy(
+        &self,
+        path: Path<'_>,
+        decision: nhi_policy::Decision,
+    ) -> Result<AccessOutcome, Error> {
         let reason = decision.reason.clone();
         let mut denial = path.denial(Stage::Policy, reason.clone());
         denial.rule_id = decision.rule_id.clone();
         let event = path
-            .event(EventKind::AccessDecided, self.inner.clock.now(), format!("denied by policy: {reason}"))
+            .event(
+                EventKind::AccessDecided,
+                self.inner.clock.now(),
+                format!("denied by policy: {reason}"),
+            )
             .decision("deny", decision.rule_id, reason);
         self.finish_denial(path, denial, event, true).await
     }
 
-    async fn hold_for_approval(&self, path: Path<'_>, decision: nhi_policy::Decision) -> Result<AccessOutcome, Error> {
+    async fn hold_for_approval(
+        &self,
+        path: Path<'_>,
+        decision: nhi_policy::Decision,
+    ) -> Result<AccessOutcome, Error> {
         let reason = format!("approval required: {}", decision.reason);
         let mut denial = path.denial(Stage::Approval, reason.clone());
         denial.rule_id = decision.rule_id.clone();
         denial.approval = decision.approval.clone();
         let event = path
-            .event(EventKind::AccessDecided, self.inner.clock.now(), reason.clone())
+            .event(
+                EventKind::AccessDecided,
+                self.inner.clock.now(),
+                reason.clone(),
+            )
             .decision("require-approval", decision.rule_id, reason);
         self.finish_denial(path, denial, event, false).await
     }
@@ -242,16 +316,27 @@ impl ControlPlane {
         let mut denial = path.denial(Stage::Limit, reason.clone());
         denial.retry_after = Some(retry_after);
         let event = path
-            .event(EventKind::AccessDecided, self.inner.clock.now(), reason.clone())
+            .event(
+                EventKind::AccessDecided,
+                self.inner.clock.now(),
+                reason.clone(),
+            )
             .decision("rate-limited", None, reason);
         if breach {
-            return self.trip_and_finish(path, denial, event, "a sustained rate-limit breach").await;
+            return self
+                .trip_and_finish(path, denial, event, "a sustained rate-limit breach")
+                .await;
         }
         self.finish_denial(path, denial, event, false).await
     }
 
     /// A plain refusal that counts toward the repeated-denials signal.
-    async fn refuse(&self, path: Path<'_>, stage: Stage, reason: String) -> Result<AccessOutcome, Error> {
+    async fn refuse(
+        &self,
+        path: Path<'_>,
+        stage: Stage,
+        reason: String,
+    ) -> Result<AccessOutcome, Error> {
         self.refuse_and_maybe_trip(path, stage, reason, false).await
     }
 
@@ -263,16 +348,26 @@ impl ControlPlane {
         trip: bool,
     ) -> Result<AccessOutcome, Error> {
         if stage == Stage::State {
-            self.inner.counters.state_denials.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .state_denials
+                .fetch_add(1, Ordering::Relaxed);
         }
         let denial = path.denial(stage, reason.clone());
         let event = path
-            .event(EventKind::AccessDecided, self.inner.clock.now(), reason.clone())
+            .event(
+                EventKind::AccessDecided,
+                self.inner.clock.now(),
+                reason.clone(),
+            )
             .decision("deny", None, reason.clone());
         if trip {
-            return self.trip_and_finish(path, denial, event, "an abuse signal").await;
+            return self
+                .trip_and_finish(path, denial, event, "an abuse signal")
+                .await;
         }
-        self.finish_denial(path, denial, event, stage != Stage::State).await
+        self.finish_denial(path, denial, event, stage != Stage::State)
+            .await
     }
 
     /// Records the denial; when `counts` and the identity has been refused too often,
@@ -289,7 +384,12 @@ impl ControlPlane {
         let repeated = match (&path.principal, counts) {
             (Some(principal), true) => {
                 let abuse = &inner.abuse;
-                inner.denials.record(&principal.identity, now, abuse.max_denials, abuse.denial_window)
+                inner.denials.record(
+                    &principal.identity,
+                    now,
+                    abuse.max_denials,
+                    abuse.denial_window,
+                )
             }
             _ => false,
         };
@@ -299,7 +399,9 @@ impl ControlPlane {
             let mut denial = denial;
             denial.anomalies.clone_from(&path.anomalies);
             let event = event.anomaly(Anomaly::RepeatedDenials);
-            return self.trip_and_finish(path, denial, event, "repeated denials").await;
+            return self
+                .trip_and_finish(path, denial, event, "repeated denials")
+                .await;
         }
         inner.audit(event, "access decision").await?;
         Ok(AccessOutcome::Denied(denial))
@@ -324,12 +426,21 @@ impl ControlPlane {
     }
 
     /// Suspends the identity and kills its credentials; returns whether it was active.
-    async fn trip_kill_switch(&self, principal: &Principal, path: &Path<'_>, cause: &str) -> Result<bool, Error> {
+    async fn trip_kill_switch(
+        &self,
+        principal: &Principal,
+        path: &Path<'_>,
+        cause: &str,
+    ) -> Result<bool, Error> {
         let inner = &self.inner;
         let triggered_at = inner.clock.now();
         let id = &principal.identity;
 
-        let transition = match inner.registry.transition(id, nhi_registry::LifecycleState::Suspended).await {
+        let transition = match inner
+            .registry
+            .transition(id, nhi_registry::LifecycleState::Suspended)
+            .await
+        {
             Ok(transition) => Some(transition),
             Err(RegistryError::IllegalTransition { .. } | RegistryError::NotFound { .. }) => None,
             Err(error) => return Err(error.into()),
@@ -338,11 +449,20 @@ impl ControlPlane {
             return Ok(false);
         };
         self.kill_credentials(id, triggered_at).await?;
-        inner.counters.kill_switch_trips.fetch_add(1, Ordering::Relaxed);
-        inner.counters.record_time_to_revoke(inner.clock.now().duration_since(triggered_at));
+        inner
+            .counters
+            .kill_switch_trips
+            .fetch_add(1, Ordering::Relaxed);
+        inner
+            .counters
+            .record_time_to_revoke(inner.clock.now().duration_since(triggered_at));
 
         let event = path
-            .event(EventKind::AnomalyDetected, inner.clock.now(), format!("kill switch: {id} suspended after {cause}"))
+            .event(
+                EventKind::AnomalyDetected,
+                inner.clock.now(),
+                format!("kill switch: {id} suspended after {cause}"),
+            )
             .anomaly(Anomaly::KillSwitchTripped)
             .before(serde_json::json!({ "state": transition.before.state }))
             .after(serde_json::json!({ "state": transition.after.state }));
@@ -371,7 +491,9 @@ impl Path<'_> {
             .severity(request.severity)
             .correlation(self.correlation.clone());
         if let Some(principal) = &self.principal {
-            event = event.identity(principal.identity.clone()).credential(principal.credential_id.clone());
+            event = event
+                .identity(principal.identity.clone())
+                .credential(principal.credential_id.clone());
         }
         if let Some(incident) = &request.context.incident {
             event = event.incident(incident.clone());
@@ -409,14 +531,31 @@ fn state_problem(record: &IdentityRecord, principal: &Principal, now: Timestamp)
     if record.is_expired(now) {
         return Some(format!("identity `{id}` is past its expiry"));
     }
-    if principal.tenant.as_ref().is_some_and(|t| t != &record.tenant) {
-        return Some(format!("the credential names another tenant than identity `{id}`'s"));
+    if principal
+        .tenant
+        .as_ref()
+        .is_some_and(|t| t != &record.tenant)
+    {
+        return Some(format!(
+            "the credential names another tenant than identity `{id}`'s"
+        ));
     }
-    if principal.environment.as_ref().is_some_and(|e| e != &record.environment) {
-        return Some(format!("the credential names another environment than identity `{id}`'s"));
+    if principal
+        .environment
+        .as_ref()
+        .is_some_and(|e| e != &record.environment)
+    {
+        return Some(format!(
+            "the credential names another environment than identity `{id}`'s"
+        ));
     }
-    if record.revoked_before.is_some_and(|epoch| issued_before_epoch(principal.issued_at, epoch)) {
-        return Some(format!("identity `{id}`'s credentials issued before its revocation were killed"));
+    if record
+        .revoked_before
+        .is_some_and(|epoch| issued_before_epoch(principal.issued_at, epoch))
+    {
+        return Some(format!(
+            "identity `{id}`'s credentials issued before its revocation were killed"
+        ));
     }
     None
 }
@@ -464,11 +603,17 @@ mod tests {
 
     #[test]
     fn scopes_cover_exact_and_prefix() {
-        assert!(scope_covers("k8s:deployment.restart", "k8s:deployment.restart"));
+        assert!(scope_covers(
+            "k8s:deployment.restart",
+            "k8s:deployment.restart"
+        ));
         assert!(scope_covers("k8s:*", "k8s:deployment.restart"));
         assert!(scope_covers("k8s:deployment.*", "k8s:deployment.restart"));
         assert!(!scope_covers("k8s:health.read", "k8s:deployment.restart"));
-        assert!(!scope_covers("k8s*", "k8s-admin:anything"), "a prefix must include the system");
+        assert!(
+            !scope_covers("k8s*", "k8s-admin:anything"),
+            "a prefix must include the system"
+        );
         assert!(!scope_covers("*", "k8s:deployment.restart"));
     }
 

@@ -24,7 +24,9 @@ pub enum Error {
     Limit(#[from] nhi_limiter::LimitError),
 
     /// No audit sink recorded the event, so the operation was refused (fail closed).
-    #[error("the audit trail could not record this {what}, so it was refused; fix the audit sink and retry")]
+    #[error(
+        "the audit trail could not record this {what}, so it was refused; fix the audit sink and retry"
+    )]
     AuditUnavailable {
         /// What was being recorded.
         what: &'static str,
@@ -34,14 +36,18 @@ pub enum Error {
     },
 
     /// No provider for this kind of credential was given to the control plane.
-    #[error("no credential provider handles `{kind}` credentials; register one with `ControlPlaneBuilder::provider`")]
+    #[error(
+        "no credential provider handles `{kind}` credentials; register one with `ControlPlaneBuilder::provider`"
+    )]
     NoProvider {
         /// The credential kind asked for.
         kind: CredentialKind,
     },
 
     /// The identity is in a state that does not allow the operation.
-    #[error("identity `{id}` is {state}, so it cannot {operation}; reinstate or re-provision it first")]
+    #[error(
+        "identity `{id}` is {state}, so it cannot {operation}; reinstate or re-provision it first"
+    )]
     NotUsable {
         /// The identity.
         id: IdentityId,

@@ -40,7 +40,11 @@ impl CredentialLedger {
     }
 
     /// Credentials of `identity` that are unexpired at `now` and not yet revoked.
-    pub(crate) fn live_for(&self, identity: &IdentityId, now: Timestamp) -> Vec<(CredentialId, IssuedEntry)> {
+    pub(crate) fn live_for(
+        &self,
+        identity: &IdentityId,
+        now: Timestamp,
+    ) -> Vec<(CredentialId, IssuedEntry)> {
         self.entries
             .iter()
             .filter(|e| &e.identity == identity && e.expires_at > now && e.revoked.is_none())
@@ -49,7 +53,12 @@ impl CredentialLedger {
     }
 
     /// Marks a credential revoked from `effective_at`.
-    pub(crate) fn mark_revoked(&self, id: &CredentialId, effective_at: Timestamp, cause: RevocationCause) {
+    pub(crate) fn mark_revoked(
+        &self,
+        id: &CredentialId,
+        effective_at: Timestamp,
+        cause: RevocationCause,
+    ) {
         if let Some(mut entry) = self.entries.get_mut(id) {
             entry.revoked = Some((effective_at, cause));
         }

@@ -93,21 +93,23 @@ mod lifecycle;
 mod metrics;
 mod plane;
 
-pub use access::{AccessContext, AccessOutcome, AccessRequest, ActionReport, Denial, Permit, Stage};
+pub use access::{
+    AccessContext, AccessOutcome, AccessRequest, ActionReport, Denial, Permit, Stage,
+};
 pub use approvals::ApprovalGrant;
 pub use error::Error;
 pub use metrics::ProgramMetrics;
 pub use plane::{AbusePolicy, AuditFailureMode, ControlPlane, ControlPlaneBuilder};
 
-/// The shared vocabulary (`nhi-core`).
-pub use nhi_core as core;
-/// Identity records, lifecycle and stores (`nhi-registry`).
-pub use nhi_registry as registry;
-/// Credential providers and revocation (`nhi-credentials`).
-pub use nhi_credentials as credentials;
-/// Policy engines (`nhi-policy`).
-pub use nhi_policy as policy;
-/// Layered limits and the kill switch (`nhi-limiter`).
-pub use nhi_limiter as limiter;
 /// Audit events and sinks (`nhi-audit`).
 pub use nhi_audit as audit;
+/// The shared vocabulary (`nhi-core`).
+pub use nhi_core as core;
+/// Credential providers and revocation (`nhi-credentials`).
+pub use nhi_credentials as credentials;
+/// Layered limits and the kill switch (`nhi-limiter`).
+pub use nhi_limiter as limiter;
+/// Policy engines (`nhi-policy`).
+pub use nhi_policy as policy;
+/// Identity records, lifecycle and stores (`nhi-registry`).
+pub use nhi_registry as registry;

@@ -31,8 +31,13 @@ impl ControlPlane {
     /// [`Error::AuditUnavailable`] when the audit trail cannot record it.
     pub async fn provision(&self, new: NewIdentity) -> Result<IdentityRecord, Error> {
         let record = self.inner.registry.provision(new).await?;
-        let message = format!("{} provisioned as {} ({} risk)", record.id, record.state, record.risk_tier);
-        let event = self.lifecycle_event(EventKind::IdentityProvisioned, &record, message).after(summary(&record));
+        let message = format!(
+            "{} provisioned as {} ({} risk)",
+            record.id, record.state, record.risk_tier
+        );
+        let event = self
+            .lifecycle_event(EventKind::IdentityProvisioned, &record, message)
+            .after(summary(&record));
         self.inner.audit(event, "provisioning").await?;
         Ok(record)
     }
@@ -47,7 +52,9 @@ impl ControlPlane {
     pub async fn import(&self, new: NewIdentity) -> Result<IdentityRecord, Error> {
         let record = self.inner.registry.import(new).await?;
         let message = format!("{} imported from inventory", record.id);
-        let event = self.lifecycle_event(EventKind::IdentityImported, &record, message).after(summary(&record));
+        let event = self
+            .lifecycle_event(EventKind::IdentityImported, &record, message)
+            .after(summary(&record));
         self.inner.audit(event, "import").await?;
         Ok(record)
     }
@@ -58,7 +65,12 @@ impl ControlPlane {
     ///
     /// [`Error::Registry`] when the identity is not waiting for approval, the approver
     /// already approved, or the identity tries to approve itself.
-    pub async fn approve(&self, id: &IdentityId, approver: &str, role: ApproverRole) -> Result<IdentityRecord, Error> {
+    pub async fn approve(
+        &self,
+        id: &IdentityId,
+        approver: &str,
+        role: ApproverRole,
+    ) -> Result<IdentityRecord, Error> {
         let before = self.inner.registry.get(id).await?;
         let record = self.inner.registry.approve(id, approver, role).await?;
         let message = format!("{id} approved by {approver}; now {}", record.state);
@@ -84,13 +96,24 @@ impl ControlPlane {
         let record = inner.registry.get(id).await?;
         let now = inner.clock.now();
         if !record.state.is_usable() {
-            return Err(Error::NotUsable { id: id.clone(), state: record.state, operation: "get a credential" });
+            return Err(Error::NotUsable {
+                id: id.clone(),
+                state: record.state,
+                operation: "get a credential",
+            });
         }
         if record.is_expired(now) {
             return Err(Error::Expired { id: id.clone() });
         }
-        if record.revoked_before.is_some_and(|epoch| issued_before_epoch(now, epoch)) {
-            return Err(Error::NotUsable { id: id.clone(), state: record.state, operation: "get a credential in the second its credentials were revoked" });
+        if record
+            .revoked_before
+            .is_some_and(|epoch| issued_before_epoch(now, epoch))
+        {
+            return Err(Error::NotUsable {
+                id: id.clone(),
+                state: record.state,
+                operation: "get a credential in the second its credentials were revoked",
+            });
         }
 
         let provider = inner.provider(record.credential.kind)?;
@@ -113,9 +136,15 @@ impl ControlPlane {
                 revoked: None,
             },
         );
-        inner.counters.credentials_issued.fetch_add(1, Ordering::Relaxed);
+        inner
+            .counters
+            .credentials_issued
+            .fetch_add(1, Ordering::Relaxed);
 
-        let message = format!("{} credential issued to {id}, valid until {}", issued.kind, issued.expires_at);
+        let message = format!(
+            "{} credential issued to {id}, valid until {}",
+            issued.kind, issued.expires_at
+        );
         let event = self
             .lifecycle_event(EventKind::CredentialIssued, &record, message)
             .credential(issued.credential_id.clone());
@@ -130,7 +159,11 @@ impl ControlPlane {
     /// # Errors
     ///
     /// As [`issue_credential`](Self::issue_credential), plus revocation-list failures.
-    pub async fn rotate_credential(&self, id: &IdentityId, overlap: Duration) -> Result<IssuedCredential, Error> {
+    pub async fn rotate_credential(
+        &self,
+        id: &IdentityId,
+        overlap: Duration,
+    ) -> Result<IssuedCredential, Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
         let older = inner.ledger.live_for(id, now);
@@ -139,14 +172,25 @@ impl ControlPlane {
         let retire_at = now.saturating_add(overlap);
         for (credential_id, entry) in &older {
             let until = entry.expires_at.max(retire_at);
-            inner.revocations.revoke(credential_id, retire_at, until).await?;
-            inner.ledger.mark_revoked(credential_id, retire_at, RevocationCause::Rotated);
-            inner.counters.credentials_revoked.fetch_add(1, Ordering::Relaxed);
+            inner
+                .revocations
+                .revoke(credential_id, retire_at, until)
+                .await?;
+            inner
+                .ledger
+                .mark_revoked(credential_id, retire_at, RevocationCause::Rotated);
+            inner
+                .counters
+                .credentials_revoked
+                .fetch_add(1, Ordering::Relaxed);
         }
         let record = inner.registry.record_rotation(id, now).await?;
 
         let retired: Vec<&str> = older.iter().map(|(c, _)| c.as_str()).collect();
-        let message = format!("{id} rotated: new credential now, {} older retire at {retire_at}", retired.len());
+        let message = format!(
+            "{id} rotated: new credential now, {} older retire at {retire_at}",
+            retired.len()
+        );
         let event = self
             .lifecycle_event(EventKind::CredentialRotated, &record, message)
             .credential(issued.credential_id.clone())
@@ -192,9 +236,13 @@ impl ControlPlane {
     /// [`Error::Registry`] when the identity is not active.
     pub async fn suspend(&self, id: &IdentityId, reason: &str) -> Result<Transition, Error> {
         let triggered_at = self.inner.clock.now();
-        let transition = self.change_state(id, LifecycleState::Suspended, reason).await?;
+        let transition = self
+            .change_state(id, LifecycleState::Suspended, reason)
+            .await?;
         self.kill_credentials(id, triggered_at).await?;
-        self.inner.counters.record_time_to_revoke(self.inner.clock.now().duration_since(triggered_at));
+        self.inner
+            .counters
+            .record_time_to_revoke(self.inner.clock.now().duration_since(triggered_at));
         Ok(transition)
     }
 
@@ -206,7 +254,9 @@ impl ControlPlane {
     ///
     /// [`Error::Registry`] when the identity is in no state to be reinstated.
     pub async fn reinstate(&self, id: &IdentityId, reason: &str) -> Result<Transition, Error> {
-        let transition = self.change_state(id, LifecycleState::Active, reason).await?;
+        let transition = self
+            .change_state(id, LifecycleState::Active, reason)
+            .await?;
         self.inner.limiter.clear_breach(id.as_str());
         self.inner.denials.reset(id);
         Ok(transition)
@@ -220,13 +270,19 @@ impl ControlPlane {
     ///
     /// [`Error::DecommissionComplete`] when it is already tombstoned, and registry or
     /// audit failures.
-    pub async fn advance_decommission(&self, id: &IdentityId, reason: &str) -> Result<Transition, Error> {
+    pub async fn advance_decommission(
+        &self,
+        id: &IdentityId,
+        reason: &str,
+    ) -> Result<Transition, Error> {
         let current = self.inner.registry.get(id).await?;
         let next = match current.state {
             LifecycleState::Disabled => LifecycleState::Deprovisioned,
             LifecycleState::Deprovisioned => LifecycleState::Archived,
             LifecycleState::Archived => LifecycleState::Tombstoned,
-            LifecycleState::Tombstoned => return Err(Error::DecommissionComplete { id: id.clone() }),
+            LifecycleState::Tombstoned => {
+                return Err(Error::DecommissionComplete { id: id.clone() });
+            }
             _ => LifecycleState::Disabled,
         };
 
@@ -234,7 +290,9 @@ impl ControlPlane {
         let transition = self.change_state(id, next, reason).await?;
         if next == LifecycleState::Disabled {
             self.kill_credentials(id, triggered_at).await?;
-            self.inner.counters.record_time_to_revoke(self.inner.clock.now().duration_since(triggered_at));
+            self.inner
+                .counters
+                .record_time_to_revoke(self.inner.clock.now().duration_since(triggered_at));
         }
         Ok(transition)
     }
@@ -253,7 +311,11 @@ impl ControlPlane {
             let message = format!("{}: {}", finding.id, reasons.join("; "));
             let mut event = AuditEvent::new(EventKind::ReconcileFinding, report.at, message)
                 .identity(finding.id.clone())
-                .result(if finding.quarantined { "quarantined" } else { "reported" });
+                .result(if finding.quarantined {
+                    "quarantined"
+                } else {
+                    "reported"
+                });
             if finding.quarantined {
                 event = event
                     .before(json!({ "state": finding.state_before }))
@@ -283,9 +345,17 @@ impl ControlPlane {
     }
 
     /// Applies a state change and records it.
-    async fn change_state(&self, id: &IdentityId, to: LifecycleState, reason: &str) -> Result<Transition, Error> {
+    async fn change_state(
+        &self,
+        id: &IdentityId,
+        to: LifecycleState,
+        reason: &str,
+    ) -> Result<Transition, Error> {
         let transition = self.inner.registry.transition(id, to).await?;
-        let message = format!("{id}: {} -> {} ({reason})", transition.before.state, transition.after.state);
+        let message = format!(
+            "{id}: {} -> {} ({reason})",
+            transition.before.state, transition.after.state
+        );
         let event = self
             .lifecycle_event(EventKind::IdentityStateChanged, &transition.after, message)
             .before(json!({ "state": transition.before.state }))
@@ -297,23 +367,44 @@ impl ControlPlane {
     /// Kills every credential of an identity: a revocation epoch in the registry for
     /// tokens the control plane never saw, and each known live credential on the
     /// revocation list, so its next use is recognised as a revoked credential.
-    pub(crate) async fn kill_credentials(&self, id: &IdentityId, at: Timestamp) -> Result<(), Error> {
+    pub(crate) async fn kill_credentials(
+        &self,
+        id: &IdentityId,
+        at: Timestamp,
+    ) -> Result<(), Error> {
         let inner = &self.inner;
         inner.registry.revoke_credentials_before(id, at).await?;
         for (credential_id, entry) in inner.ledger.live_for(id, at) {
-            inner.revocations.revoke(&credential_id, at, entry.expires_at).await?;
-            inner.ledger.mark_revoked(&credential_id, at, RevocationCause::ForCause);
-            inner.counters.credentials_revoked.fetch_add(1, Ordering::Relaxed);
-            let event = AuditEvent::new(EventKind::CredentialRevoked, inner.clock.now(), format!("{credential_id} of {id} revoked"))
-                .identity(id.clone())
-                .credential(credential_id);
+            inner
+                .revocations
+                .revoke(&credential_id, at, entry.expires_at)
+                .await?;
+            inner
+                .ledger
+                .mark_revoked(&credential_id, at, RevocationCause::ForCause);
+            inner
+                .counters
+                .credentials_revoked
+                .fetch_add(1, Ordering::Relaxed);
+            let event = AuditEvent::new(
+                EventKind::CredentialRevoked,
+                inner.clock.now(),
+                format!("{credential_id} of {id} revoked"),
+            )
+            .identity(id.clone())
+            .credential(credential_id);
             inner.audit(event, "credential revocation").await?;
         }
         inner.approvals.revoke_all(id);
         Ok(())
     }
 
-    fn lifecycle_event(&self, kind: EventKind, record: &IdentityRecord, message: String) -> AuditEvent {
+    fn lifecycle_event(
+        &self,
+        kind: EventKind,
+        record: &IdentityRecord,
+        message: String,
+    ) -> AuditEvent {
         AuditEvent::new(kind, self.inner.clock.now(), message).identity(record.id.clone())
     }
 }

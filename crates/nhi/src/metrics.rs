@@ -117,15 +117,27 @@ impl fmt::Display for ProgramMetrics {
             ("share with an owner", pct(r.share_with_owner)),
             ("share with an expiry", pct(r.share_with_expiry)),
             ("rotation compliance", pct(r.rotation_compliance)),
-            ("mean credential age", format_duration(round_secs(r.mean_credential_age))),
+            (
+                "mean credential age",
+                format_duration(round_secs(r.mean_credential_age)),
+            ),
             ("requests granted", self.granted.to_string()),
             ("policy denials", self.policy_denials.to_string()),
             ("held for approval", self.approvals_required.to_string()),
             ("rate limited", self.rate_limited.to_string()),
             ("kill switch trips", self.kill_switch_trips.to_string()),
-            ("credentials issued / revoked", format!("{} / {}", self.credentials_issued, self.credentials_revoked)),
-            ("mean time to revoke", format_duration(self.mean_time_to_revoke)),
-            ("max time to revoke", format_duration(self.max_time_to_revoke)),
+            (
+                "credentials issued / revoked",
+                format!("{} / {}", self.credentials_issued, self.credentials_revoked),
+            ),
+            (
+                "mean time to revoke",
+                format_duration(self.mean_time_to_revoke),
+            ),
+            (
+                "max time to revoke",
+                format_duration(self.max_time_to_revoke),
+            ),
         ];
         for (name, value) in rows {
             writeln!(f, "  {name:<30} {value}")?;

@@ -109,7 +109,10 @@ impl ControlPlane {
 impl std::fmt::Debug for ControlPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlPlane")
-            .field("providers", &self.inner.providers.keys().collect::<Vec<_>>())
+            .field(
+                "providers",
+                &self.inner.providers.keys().collect::<Vec<_>>(),
+            )
             .field("audit_mode", &self.inner.audit_mode)
             .field("abuse", &self.inner.abuse)
             .finish_non_exhaustive()
@@ -133,7 +136,10 @@ impl Inner {
     }
 
     /// A fresh correlation id for a request that did not bring one.
-    #[expect(clippy::expect_used, reason = "lowercase hex digits and `-` always form a valid id")]
+    #[expect(
+        clippy::expect_used,
+        reason = "lowercase hex digits and `-` always form a valid id"
+    )]
     pub(crate) fn new_correlation_id(&self) -> CorrelationId {
         let seq = self.correlation_seq.fetch_add(1, Ordering::Relaxed);
         let now = self.clock.now().unix_nanos();
@@ -141,7 +147,10 @@ impl Inner {
     }
 
     /// The provider for a credential kind.
-    pub(crate) fn provider(&self, kind: CredentialKind) -> Result<&Arc<dyn CredentialProvider>, Error> {
+    pub(crate) fn provider(
+        &self,
+        kind: CredentialKind,
+    ) -> Result<&Arc<dyn CredentialProvider>, Error> {
         self.providers.get(&kind).ok_or(Error::NoProvider { kind })
     }
 }
@@ -223,7 +232,9 @@ impl ControlPlaneBuilder {
             clock: self.clock,
             registry: self.registry.ok_or_else(|| missing("a registry"))?,
             providers: self.providers,
-            revocations: self.revocations.ok_or_else(|| missing("a revocation list"))?,
+            revocations: self
+                .revocations
+                .ok_or_else(|| missing("a revocation list"))?,
             policy: self.policy.ok_or_else(|| missing("a policy engine"))?,
             limiter: self.limiter.ok_or_else(|| missing("a limiter"))?,
             audit: self.audit.ok_or_else(|| missing("an audit sink"))?,
@@ -235,6 +246,8 @@ impl ControlPlaneBuilder {
             counters: Counters::default(),
             correlation_seq: AtomicU64::new(1),
         };
-        Ok(ControlPlane { inner: Arc::new(inner) })
+        Ok(ControlPlane {
+            inner: Arc::new(inner),
+        })
     }
 }

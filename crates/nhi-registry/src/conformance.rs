@@ -319,7 +319,7 @@ pub async fn concurrent_writers_lose_nothing(store: Arc<dyn IdentityStore>) {
         .provision(sample_identity("conf-race-a"))
         .await
         .unwrap();
-    concurrent_counter(&[registry.clone()], &record.id).await;
+    concurrent_counter(std::slice::from_ref(&registry), &record.id).await;
 
     let stored = registry.get(&record.id).await.unwrap();
     let expected = WRITERS * UPDATES_PER_WRITER;

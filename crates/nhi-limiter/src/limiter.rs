@@ -15,8 +15,10 @@ use crate::plan::QuotaPlan;
 use crate::quota::{Layer, Quota};
 use crate::request::{LimitDecision, LimitRequest};
 
-/// The longest key, in bytes, a bucket may be kept under.
-pub const MAX_KEY_LEN: usize = 256;
+/// The longest key, in bytes, a bucket may be kept under: room for any resource name
+/// (a system and a path of up to 1024 bytes), small enough that a flood of distinct
+/// keys cannot make one bucket costly.
+pub const MAX_KEY_LEN: usize = 2048;
 
 /// Layered keyed token buckets in this process.
 ///
@@ -255,9 +257,22 @@ fn check_key(layer: Layer, key: &str) -> Result<(), LimitError> {
     let reason = if key.is_empty() {
         "the key is empty: name the identity, workflow, tenant, endpoint or incident class"
     } else if key.len() > MAX_KEY_LEN {
-        "the key is longer than 256 bytes: use a shorter name or a digest of it"
+        "the key is longer than 2048 bytes: use a shorter name or a digest of it"
     } else {
         return Ok(());
     };
     Err(LimitError::InvalidKey { layer, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_length_message_names_the_limit() {
+        let long = "k".repeat(MAX_KEY_LEN + 1);
+        let err = check_key(Layer::Endpoint, &long).unwrap_err();
+        assert!(err.to_string().contains(&MAX_KEY_LEN.to_string()), "{err}");
+        assert!(check_key(Layer::Endpoint, &long[1..]).is_ok());
+    }
 }

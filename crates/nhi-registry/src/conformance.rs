@@ -5,7 +5,7 @@
 //! spawns tasks; the multi-thread flavor makes its race real). Checks use their own id
 //! prefixes, so they can share one store, but the store should start empty.
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 //! async fn my_store_conforms() {
 //!     nhi_registry::conformance::run_all(Arc::new(MyStore::new())).await;

@@ -1,6 +1,11 @@
 //! Provisioning refuses every incomplete or over-broad request with its own error.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -49,15 +54,24 @@ async fn each_missing_field_has_its_own_error() {
         let mut new = valid("a", RiskTier::Low);
         new.purpose = purpose;
         let err = registry.provision(new).await.unwrap_err();
-        assert!(matches!(err, RegistryError::MissingPurpose { .. }), "{err:?}");
+        assert!(
+            matches!(err, RegistryError::MissingPurpose { .. }),
+            "{err:?}"
+        );
     }
 
     let mut new = valid("a", RiskTier::Low);
     new.expires_at = None;
     let err = registry.provision(new).await.unwrap_err();
-    assert!(matches!(err, RegistryError::MissingExpiry { .. }), "{err:?}");
+    assert!(
+        matches!(err, RegistryError::MissingExpiry { .. }),
+        "{err:?}"
+    );
 
-    assert!(registry.list_all().await.unwrap().is_empty(), "nothing was stored");
+    assert!(
+        registry.list_all().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
 }
 
 #[tokio::test]
@@ -73,7 +87,10 @@ async fn a_purpose_is_one_short_sentence() {
         let mut new = valid("a", RiskTier::Low);
         new.purpose = Some(purpose.clone());
         let err = registry.provision(new).await.unwrap_err();
-        assert!(matches!(err, RegistryError::InvalidPurpose { .. }), "{purpose:?}: {err:?}");
+        assert!(
+            matches!(err, RegistryError::InvalidPurpose { .. }),
+            "{purpose:?}: {err:?}"
+        );
     }
 
     // 200 characters, multi-byte ones included, is still fine.
@@ -90,7 +107,10 @@ async fn expiry_must_lie_in_the_future() {
         let mut new = valid("a", RiskTier::Low);
         new.expires_at = Some(expires_at);
         let err = registry.provision(new).await.unwrap_err();
-        assert!(matches!(err, RegistryError::ExpiryNotInFuture { .. }), "{err:?}");
+        assert!(
+            matches!(err, RegistryError::ExpiryNotInFuture { .. }),
+            "{err:?}"
+        );
     }
 }
 
@@ -101,13 +121,25 @@ async fn credential_lifetime_and_rotation_must_fit_the_tier() {
     let mut new = valid("a", RiskTier::Critical);
     new.credential.lifetime = Duration::from_secs(16 * 60);
     let err = registry.provision(new).await.unwrap_err();
-    assert!(matches!(err, RegistryError::CredentialLifetimeTooLong { tier: RiskTier::Critical, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RegistryError::CredentialLifetimeTooLong {
+                tier: RiskTier::Critical,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("15m"), "{err}");
 
     let mut new = valid("a", RiskTier::High);
     new.rotation_interval = 31 * DAY;
     let err = registry.provision(new).await.unwrap_err();
-    assert!(matches!(err, RegistryError::RotationIntervalTooLong { .. }), "{err:?}");
+    assert!(
+        matches!(err, RegistryError::RotationIntervalTooLong { .. }),
+        "{err:?}"
+    );
 
     // Exactly at the limit is allowed.
     let mut new = valid("a", RiskTier::High);
@@ -124,8 +156,14 @@ async fn custom_tier_limits_apply() {
         max_rotation_interval: DAY,
     };
     let registry = registry.with_tier_limits(TierLimits::default().with_tier(RiskTier::Low, tight));
-    let err = registry.provision(valid("a", RiskTier::Low)).await.unwrap_err();
-    assert!(matches!(err, RegistryError::CredentialLifetimeTooLong { .. }), "{err:?}");
+    let err = registry
+        .provision(valid("a", RiskTier::Low))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::CredentialLifetimeTooLong { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +173,10 @@ async fn scopes_must_be_well_formed_and_within_allowed_systems() {
         let mut new = valid("a", RiskTier::Low);
         new.scopes = [scope.to_owned()].into();
         let err = registry.provision(new).await.unwrap_err();
-        assert!(matches!(err, RegistryError::MalformedScope { .. }), "{scope:?}: {err:?}");
+        assert!(
+            matches!(err, RegistryError::MalformedScope { .. }),
+            "{scope:?}: {err:?}"
+        );
     }
 
     let mut new = valid("a", RiskTier::Low);
@@ -156,10 +197,22 @@ async fn ids_are_never_shared_or_reused() {
     let (registry, _) = setup();
     let record = registry.provision(valid("a", RiskTier::Low)).await.unwrap();
 
-    let err = registry.provision(valid("a", RiskTier::Low)).await.unwrap_err();
-    assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err:?}");
-    let err = registry.import(valid("a", RiskTier::Low)).await.unwrap_err();
-    assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err:?}");
+    let err = registry
+        .provision(valid("a", RiskTier::Low))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::AlreadyExists { .. }),
+        "{err:?}"
+    );
+    let err = registry
+        .import(valid("a", RiskTier::Low))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::AlreadyExists { .. }),
+        "{err:?}"
+    );
 
     for state in [
         LifecycleState::Disabled,
@@ -169,7 +222,10 @@ async fn ids_are_never_shared_or_reused() {
     ] {
         registry.transition(&record.id, state).await.unwrap();
     }
-    let err = registry.provision(valid("a", RiskTier::Low)).await.unwrap_err();
+    let err = registry
+        .provision(valid("a", RiskTier::Low))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::IdReused { .. }), "{err:?}");
     assert!(err.to_string().contains("`a`"), "{err}");
 }
@@ -185,13 +241,20 @@ async fn import_skips_owner_purpose_and_expiry_but_keeps_the_rest() {
     found.last_rotated_at = Some(START.saturating_sub(400 * DAY));
 
     let record = registry.import(found.clone()).await.unwrap();
-    assert_eq!(record.state, LifecycleState::Active, "imports are active even when high risk");
+    assert_eq!(
+        record.state,
+        LifecycleState::Active,
+        "imports are active even when high risk"
+    );
     assert_eq!(record.last_used_at, found.last_used_at);
     assert_eq!(record.last_rotated_at, found.last_rotated_at);
 
     let mut bad = valid("legacy-2", RiskTier::Low);
     bad.scopes.insert("db:drop".into());
     let err = registry.import(bad).await.unwrap_err();
-    assert!(matches!(err, RegistryError::ScopeOutsideAllowedSystems { .. }), "{err:?}");
+    assert!(
+        matches!(err, RegistryError::ScopeOutsideAllowedSystems { .. }),
+        "{err:?}"
+    );
     assert!(registry.get(&id("legacy-2")).await.is_err());
 }

@@ -17,7 +17,10 @@ pub fn id(text: &str) -> IdentityId {
 
 pub fn setup() -> (Registry, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(START));
-    (Registry::new(Arc::new(MemoryStore::new()), clock.clone()), clock)
+    (
+        Registry::new(Arc::new(MemoryStore::new()), clock.clone()),
+        clock,
+    )
 }
 
 /// A request every guard accepts at `START`.

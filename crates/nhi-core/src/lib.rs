@@ -46,4 +46,6 @@ pub use id::{
     WorkflowId,
 };
 pub use kind::{CredentialKind, IdentityKind, RiskTier};
-pub use time::{Timestamp, duration_text, format_duration, parse_duration};
+pub use time::{
+    Timestamp, duration_text, format_duration, format_duration_rounded, parse_duration,
+};

@@ -11,7 +11,9 @@ use crate::error::{CoreError, clip};
 /// A point in time: whole nanoseconds since the Unix epoch, UTC.
 ///
 /// It covers 1970 to 2554, is `Copy`, orders naturally, and is written as RFC 3339
-/// (`2026-01-31T09:30:00Z`) in text, logs and serialized records.
+/// (`2026-01-31T09:30:00Z`) in text, logs and serialized records. Display shows the
+/// fraction of a second when there is one; the alternate form (`{:#}`) rounds down to
+/// whole seconds, for reports people read.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
@@ -76,7 +78,7 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let time = self.to_system_time();
-        if self.0.is_multiple_of(1_000_000_000) {
+        if f.alternate() || self.0.is_multiple_of(1_000_000_000) {
             write!(f, "{}", humantime::format_rfc3339_seconds(time))
         } else {
             write!(f, "{}", humantime::format_rfc3339_nanos(time))
@@ -128,6 +130,23 @@ pub fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 
+/// Writes a duration rounded for people: `3 days`, `2h 15m`, `42s`, `27ms`, `950us`.
+///
+/// Unlike [`format_duration`] it loses precision on purpose; use it for reports and
+/// messages, never for values read back.
+pub fn format_duration_rounded(duration: Duration) -> String {
+    const DAY: u64 = 86_400;
+    let secs = duration.as_secs();
+    match secs {
+        s if s >= 2 * DAY => format!("{} days", s / DAY),
+        s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
+        s if s >= 1 => format!("{s}s"),
+        _ if duration.as_millis() >= 1 => format!("{}ms", duration.as_millis()),
+        _ => format!("{}us", duration.as_micros()),
+    }
+}
+
 /// Serde helpers that write a [`Duration`] as human-readable text (`5m`, `90d`).
 ///
 /// Use with `#[serde(with = "nhi_core::duration_text")]`.
@@ -165,6 +184,9 @@ mod tests {
         let t = Timestamp::from_unix_secs(1_767_225_600);
         assert_eq!(t.to_string(), "2026-01-01T00:00:00Z");
         assert_eq!("2026-01-01T00:00:00Z".parse::<Timestamp>().unwrap(), t);
+        let fraction = Timestamp::from_unix_nanos(t.unix_nanos() + 1_500);
+        assert_eq!(fraction.to_string(), "2026-01-01T00:00:00.000001500Z");
+        assert_eq!(format!("{fraction:#}"), "2026-01-01T00:00:00Z");
     }
 
     #[test]
@@ -187,6 +209,28 @@ mod tests {
             Duration::from_secs(90 * 86_400)
         );
         assert!(parse_duration("five minutes").is_err());
+    }
+
+    #[test]
+    fn rounded_durations_read_well() {
+        assert_eq!(
+            format_duration_rounded(Duration::from_secs(50 * 86_400 + 7)),
+            "50 days"
+        );
+        assert_eq!(format_duration_rounded(Duration::from_secs(8100)), "2h 15m");
+        assert_eq!(format_duration_rounded(Duration::from_secs(150)), "2m 30s");
+        assert_eq!(
+            format_duration_rounded(Duration::from_millis(26_714)),
+            "26s"
+        );
+        assert_eq!(
+            format_duration_rounded(Duration::from_micros(26_714)),
+            "26ms"
+        );
+        assert_eq!(
+            format_duration_rounded(Duration::from_nanos(950_400)),
+            "950us"
+        );
     }
 
     #[test]

@@ -203,10 +203,10 @@ impl fmt::Display for FindingReason {
         match self {
             Self::NoOwner => f.write_str("no owner"),
             Self::NoPurpose => f.write_str("no purpose"),
-            Self::Unused { since: Some(at) } => write!(f, "unused since {at}"),
+            Self::Unused { since: Some(at) } => write!(f, "unused since {at:#}"),
             Self::Unused { since: None } => f.write_str("never used"),
-            Self::Expired { at } => write!(f, "expired at {at}"),
-            Self::PastDecommission { at } => write!(f, "past decommission date {at}"),
+            Self::Expired { at } => write!(f, "expired at {at:#}"),
+            Self::PastDecommission { at } => write!(f, "past decommission date {at:#}"),
             Self::UnknownTeam { team } => write!(f, "unknown team `{team}`"),
         }
     }
@@ -217,7 +217,7 @@ impl fmt::Display for ReconcileReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "reconciliation at {}: {} examined, {} with findings",
+            "reconciliation at {:#}: {} examined, {} with findings",
             self.at,
             self.examined,
             self.findings.len()
@@ -235,12 +235,12 @@ impl fmt::Display for ReconcileReport {
         );
         let state_w = width(
             &mut self.findings.iter().map(|x| x.state_before.as_str().len()),
-            "STATE",
+            "WAS",
         );
         writeln!(
             f,
             "{:id_w$}  {:state_w$}  {:11}  REASONS",
-            "IDENTITY", "STATE", "QUARANTINED"
+            "IDENTITY", "WAS", "QUARANTINED"
         )?;
         for finding in &self.findings {
             let reasons: Vec<String> = finding.reasons.iter().map(ToString::to_string).collect();

@@ -216,8 +216,15 @@ impl IdentityRecord {
 
     /// Whether a credential issued at `issued_at` predates the revocation epoch and is
     /// therefore dead.
+    ///
+    /// Signed tokens state their issue time in whole seconds, so the comparison is made
+    /// in whole seconds and a credential issued in the same second as the epoch counts
+    /// as too early: a token minted just before a kill switch must never survive it.
+    /// The price is that a credential issued within that second is dead on arrival;
+    /// issuers wait for the next second.
     pub fn credential_issued_too_early(&self, issued_at: Timestamp) -> bool {
-        self.revoked_before.is_some_and(|epoch| issued_at < epoch)
+        self.revoked_before
+            .is_some_and(|epoch| issued_at.unix_secs() <= epoch.unix_secs())
     }
 
     /// Whether a purpose is recorded and not blank.
@@ -295,7 +302,17 @@ mod tests {
         assert!(!record.credential_issued_too_early(Timestamp::EPOCH));
         record.revoked_before = Some(epoch);
         assert!(record.credential_issued_too_early(Timestamp::from_unix_secs(999)));
-        assert!(!record.credential_issued_too_early(epoch));
+        assert!(!record.credential_issued_too_early(Timestamp::from_unix_secs(1_001)));
+    }
+
+    #[test]
+    fn a_credential_from_the_same_second_as_the_epoch_is_dead() {
+        // tokens carry whole seconds: one minted at 1000.2 says `iat = 1000`
+        let new: NewIdentity = serde_json::from_str(TOML_LIKE_JSON).unwrap();
+        let mut record = IdentityRecord::from_new(new, LifecycleState::Active, Timestamp::EPOCH);
+        record.revoked_before = Some(Timestamp::from_unix_nanos(1_000_700_000_000));
+        assert!(record.credential_issued_too_early(Timestamp::from_unix_secs(1_000)));
+        assert!(record.credential_issued_too_early(Timestamp::from_unix_nanos(1_000_900_000_000)));
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl fmt::Display for Denial {
             write!(f, " (rule `{rule}`)")?;
         }
         if let Some(retry) = self.retry_after {
-            write!(f, "; retry in {}", nhi_core::format_duration(retry))?;
+            write!(f, "; retry in {}", nhi_core::format_duration_rounded(retry))?;
         }
         if self.kill_switch {
             f.write_str("; kill switch tripped")?;

@@ -237,11 +237,7 @@ impl ControlPlane {
             }
             path.anomalies.push(Anomaly::InvalidCredential);
             return self
-                .refuse(
-                    path,
-                    Stage::Authenticate,
-                    format!("the credential was refused: {error}"),
-                )
+                .refuse(path, Stage::Authenticate, error.to_string())
                 .await;
         };
 
@@ -549,21 +545,12 @@ fn state_problem(record: &IdentityRecord, principal: &Principal, now: Timestamp)
             "the credential names another environment than identity `{id}`'s"
         ));
     }
-    if record
-        .revoked_before
-        .is_some_and(|epoch| issued_before_epoch(principal.issued_at, epoch))
-    {
+    if record.credential_issued_too_early(principal.issued_at) {
         return Some(format!(
             "identity `{id}`'s credentials issued before its revocation were killed"
         ));
     }
     None
-}
-
-/// Token issue times have whole-second precision, so a credential issued in the same
-/// second as the revocation epoch is treated as issued before it (fail closed).
-pub(crate) fn issued_before_epoch(issued_at: Timestamp, epoch: Timestamp) -> bool {
-    issued_at.unix_secs() <= epoch.unix_secs()
 }
 
 /// Whether a token scope (`system:action`, with an optional trailing `*`) covers `needed`.
@@ -615,12 +602,5 @@ mod tests {
             "a prefix must include the system"
         );
         assert!(!scope_covers("*", "k8s:deployment.restart"));
-    }
-
-    #[test]
-    fn same_second_as_the_epoch_counts_as_before() {
-        let epoch = Timestamp::from_unix_nanos(100_700_000_000);
-        assert!(issued_before_epoch(Timestamp::from_unix_secs(100), epoch));
-        assert!(!issued_before_epoch(Timestamp::from_unix_secs(101), epoch));
     }
 }

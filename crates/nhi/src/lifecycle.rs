@@ -14,7 +14,6 @@ use nhi_registry::{
 use serde_json::json;
 
 use crate::approvals::{ApprovalGrant, scope_name};
-use crate::enforce::issued_before_epoch;
 use crate::error::Error;
 use crate::ledger::{IssuedEntry, RevocationCause};
 use crate::plane::ControlPlane;
@@ -105,10 +104,7 @@ impl ControlPlane {
         if record.is_expired(now) {
             return Err(Error::Expired { id: id.clone() });
         }
-        if record
-            .revoked_before
-            .is_some_and(|epoch| issued_before_epoch(now, epoch))
-        {
+        if record.credential_issued_too_early(now) {
             return Err(Error::NotUsable {
                 id: id.clone(),
                 state: record.state,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use nhi_core::format_duration;
+use nhi_core::format_duration_rounded;
 use nhi_registry::RegistryMetrics;
 use serde::Serialize;
 
@@ -119,7 +119,7 @@ impl fmt::Display for ProgramMetrics {
             ("rotation compliance", pct(r.rotation_compliance)),
             (
                 "mean credential age",
-                format_duration(round_secs(r.mean_credential_age)),
+                format_duration_rounded(r.mean_credential_age),
             ),
             ("requests granted", self.granted.to_string()),
             ("policy denials", self.policy_denials.to_string()),
@@ -132,11 +132,11 @@ impl fmt::Display for ProgramMetrics {
             ),
             (
                 "mean time to revoke",
-                format_duration(self.mean_time_to_revoke),
+                format_duration_rounded(self.mean_time_to_revoke),
             ),
             (
                 "max time to revoke",
-                format_duration(self.max_time_to_revoke),
+                format_duration_rounded(self.max_time_to_revoke),
             ),
         ];
         for (name, value) in rows {
@@ -145,9 +145,4 @@ impl fmt::Display for ProgramMetrics {
         let states: Vec<String> = r.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
         writeln!(f, "  {:<30} {}", "by state", states.join(", "))
     }
-}
-
-/// Drops sub-second noise from long durations so they read well.
-fn round_secs(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs())
 }

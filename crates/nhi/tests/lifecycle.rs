@@ -88,6 +88,12 @@ async fn a_reinstated_identity_needs_a_new_credential() {
 
     h.advance(Duration::from_secs(30));
     h.plane.reinstate(&agent, "cleared").await.unwrap();
+    let record = h.plane.registry().get(&agent).await.unwrap();
+    assert!(
+        record.credential_issued_too_early(old.issued_at),
+        "the revocation epoch outlives the suspension"
+    );
+
     let new = h.plane.issue_credential(&agent).await.unwrap();
     expect_granted(h.read_health(&new.secret).await).await;
 }

@@ -1,0 +1,74 @@
+//! The main job: a remediation incident played end to end through the nhi control plane.
+//!
+//! It provisions the estate of `examples/data/inventory.toml` into a SQLite registry,
+//! loads the policy and quotas, and then plays an incident: a restart agent reads
+//! service health, asks for a restart that needs the on-call's approval, runs away in a
+//! loop until the kill switch stops it, has its credential rotated with an overlap; a
+//! legacy integration is decommissioned stage by stage; reconciliation quarantines what
+//! nobody owns or uses. It prints a timeline and the program metrics, and verifies the
+//! audit trail it wrote.
+//!
+//! ```text
+//! cargo run --release --example remediation_agent -- [--data DIR] [--state DIR]
+//! ```
+
+mod clock;
+mod inventory;
+mod story;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}");
+            eprintln!("usage: remediation_agent [--data DIR] [--state DIR]");
+            return ExitCode::from(2);
+        }
+    };
+    match story::run(&options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the program reads its data and writes its state.
+pub(crate) struct Options {
+    /// Holds inventory.toml, policy.toml and quotas.toml.
+    pub(crate) data: PathBuf,
+    /// Receives the registry database and the audit log.
+    pub(crate) state: PathBuf,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let workspace = examples
+            .parent()
+            .map_or_else(|| examples.clone(), PathBuf::from);
+        let mut options = Self {
+            data: examples.join("data"),
+            state: workspace.join("target/remediation-demo"),
+        };
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("`{flag}` needs a value"));
+            match flag.as_str() {
+                "--data" => options.data = PathBuf::from(value()?),
+                "--state" => options.state = PathBuf::from(value()?),
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        Ok(options)
+    }
+}

@@ -13,7 +13,6 @@
 //! ```
 
 mod clock;
-mod inventory;
 mod story;
 
 use std::path::PathBuf;

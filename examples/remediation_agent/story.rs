@@ -19,7 +19,7 @@ use nhi_registry_sqlite::SqliteStore;
 
 use crate::Options;
 use crate::clock::StoryClock;
-use crate::inventory::Inventory;
+use nhi_examples::inventory::Inventory;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn Error>>;
 
@@ -172,7 +172,7 @@ async fn act_provision(plane: &ControlPlane, inventory: &Inventory, t: &Timeline
     Ok(())
 }
 
-fn names(approvals: &[crate::inventory::EntryApproval]) -> String {
+fn names(approvals: &[nhi_examples::inventory::EntryApproval]) -> String {
     approvals
         .iter()
         .map(|a| format!("{} ({})", a.approver, role(a.role)))

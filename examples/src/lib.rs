@@ -1,1 +1,8 @@
-//! Runnable programs showing nhi at work; see the `examples` folder.
+//! Support code for the runnable programs in this folder.
+//!
+//! The programs themselves live beside it (`remediation_agent/`); what they share and
+//! what deserves tests lives here.
+
+#![forbid(unsafe_code)]
+
+pub mod inventory;

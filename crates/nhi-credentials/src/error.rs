@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 
-use nhi_core::{CredentialId, Timestamp};
+use nhi_core::{CredentialId, IdentityId, Timestamp};
 
 /// Why a credential could not be issued or verified.
 ///
@@ -10,9 +10,10 @@ use nhi_core::{CredentialId, Timestamp};
 /// [`CredentialError::is_rejection`]):
 /// - the presented credential was refused (hostile or simply stale input): `TooLarge`,
 ///   `Malformed`, `UnsupportedAlgorithm`, `UnknownKey`, `BadSignature`, `WrongIssuer`,
-///   `WrongAudience`, `Expired`, `NotYetValid`, `UnknownCredential` and `Revoked`;
+///   `WrongAudience`, `Expired`, `NotYetValid`, `UnknownCredential`, `BadChecksum`,
+///   `WrongSecret`, `NotTrusted`, `ReuseDetected` and `Revoked`;
 /// - the caller asked for something impossible: `InvalidRequest`, `InvalidConfig`,
-///   `KeyInUse`;
+///   `InvalidScope`, `RotationNotConfirmed`, `KeyInUse`;
 /// - something underneath failed: `CryptoProviderMissing`, `Crypto`, `Token`, `Backend`.
 ///
 /// No variant ever carries a secret; presented text is shortened before it is kept.
@@ -34,7 +35,7 @@ pub enum CredentialError {
         reason: String,
     },
     /// The token names a signature algorithm this provider does not accept.
-    #[error("credential refused: algorithm `{alg}` is not accepted, only `EdDSA` is")]
+    #[error("credential refused: algorithm `{alg}` is not accepted for this key")]
     UnsupportedAlgorithm {
         /// The algorithm named in the token header, shortened.
         alg: String,
@@ -75,6 +76,35 @@ pub enum CredentialError {
     /// No credential like the presented one was ever issued here.
     #[error("credential refused: it is not known to this provider")]
     UnknownCredential,
+    /// The API key's checksum does not match: a look-alike or a mistyped key, refused
+    /// without a lookup.
+    #[error("credential refused: its checksum does not match; check it was copied whole")]
+    BadChecksum,
+    /// The key id is known but the secret does not match it.
+    #[error("credential refused: the secret does not match")]
+    WrongSecret,
+    /// The external token verified, but no trust policy binds its claims to an identity.
+    #[error("credential refused: no trust policy accepts it ({reason})")]
+    NotTrusted {
+        /// Which binding failed.
+        reason: String,
+    },
+    /// An older generation of a renewable credential was used after a newer one: a copy
+    /// is in other hands. The host should lock the identity.
+    #[error(
+        "credential `{credential_id}` of `{identity}` was used after its successor \
+         (generation {generation}, newest {latest}): lock the identity and investigate"
+    )]
+    ReuseDetected {
+        /// The superseded credential's public id.
+        credential_id: CredentialId,
+        /// Whose credential it is.
+        identity: IdentityId,
+        /// Its generation.
+        generation: u64,
+        /// The newest generation used so far.
+        latest: u64,
+    },
     /// The credential was revoked; its use may be an attack and should raise an anomaly.
     #[error("credential `{credential_id}` has been revoked")]
     Revoked {
@@ -93,6 +123,18 @@ pub enum CredentialError {
     InvalidConfig {
         /// What is wrong and how to fix it.
         reason: String,
+    },
+    /// None of the requested scopes may be granted to this client.
+    #[error("invalid scope: {reason}")]
+    InvalidScope {
+        /// What was asked and what is allowed.
+        reason: String,
+    },
+    /// A rotation was finished before its successor was confirmed; nothing was revoked.
+    #[error("rotation not finished: confirm that `{credential_id}` works first")]
+    RotationNotConfirmed {
+        /// The successor awaiting confirmation.
+        credential_id: CredentialId,
     },
     /// The key cannot be retired because it signs new credentials.
     #[error("key `{kid}` is the active signing key: rotate first, then retire it")]
@@ -149,6 +191,10 @@ impl CredentialError {
                 | Self::Expired { .. }
                 | Self::NotYetValid { .. }
                 | Self::UnknownCredential
+                | Self::BadChecksum
+                | Self::WrongSecret
+                | Self::NotTrusted { .. }
+                | Self::ReuseDetected { .. }
                 | Self::Revoked { .. }
         )
     }

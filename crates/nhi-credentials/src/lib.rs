@@ -69,6 +69,7 @@
 
 #![forbid(unsafe_code)]
 
+mod apikey;
 mod crypto;
 mod error;
 mod jwt;
@@ -77,8 +78,14 @@ mod mock;
 mod provider;
 mod random;
 mod revocation;
+mod rotation;
 mod secret;
 
+pub use apikey::hasher::{MIN_HASH_KEY_BYTES, SecretHasher};
+pub use apikey::store::{ApiKeyRecord, ApiKeyStore, MemoryApiKeyStore};
+pub use apikey::{
+    API_KEY_DEFAULT_LIFETIME, API_KEY_MAX_LIFETIME, API_KEY_PREFIX, ApiKeyConfig, ApiKeyProvider,
+};
 pub use crypto::{install_ring_crypto_provider, ring_crypto_provider};
 pub use error::CredentialError;
 pub use jwt::JwtProvider;
@@ -91,4 +98,5 @@ pub use provider::{
     Principal,
 };
 pub use revocation::{MemoryRevocationList, RevocationList};
+pub use rotation::{GenerationCheck, GenerationCounter, Rotation, RotationPolicy, RotationStatus};
 pub use secret::CredentialSecret;

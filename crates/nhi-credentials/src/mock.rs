@@ -94,6 +94,7 @@ impl CredentialProvider for MockProvider {
             scopes: request.scopes.clone(),
             tenant: Some(request.tenant.clone()),
             environment: Some(request.environment.clone()),
+            actor: None,
         };
         self.issued.insert(fingerprint(&secret), principal);
 

@@ -137,6 +137,10 @@ pub struct Principal {
     pub tenant: Option<TenantId>,
     /// The environment it was issued for, when the credential says.
     pub environment: Option<Environment>,
+    /// Who is acting with it on the identity's behalf (a token's `act.sub`, RFC 8693),
+    /// when it was obtained by delegation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// Issues and verifies one kind of credential.

@@ -255,6 +255,7 @@ impl ControlPlane {
             scopes: Vec::new(),
             tenant: None,
             environment: None,
+            actor: None,
         });
         let for_cause = matches!(entry.revoked, Some((_, RevocationCause::ForCause)));
         let trip = for_cause && inner.abuse.suspend_on_revoked_use;

@@ -161,6 +161,7 @@ impl Claims {
             scopes,
             tenant,
             environment,
+            actor: None,
         })
     }
 

@@ -1,0 +1,220 @@
+//! The text form of an API key: `<prefix>_<key id>_<secret><checksum>`.
+//!
+//! - the prefix names the kind of key (`nhik` for API keys, `nhic` for OAuth client
+//!   secrets), so a scanner can tell whose secret leaked;
+//! - the key id is 12 base62 characters, public, and stored in clear for lookups;
+//! - the secret is 22 base62 characters (131 random bits);
+//! - the checksum is the CRC-32 of everything before it, as 6 base62 characters, so a
+//!   mistyped or made-up look-alike is refused without a lookup.
+
+use crate::error::CredentialError;
+use crate::random::random_bytes;
+
+/// Characters of the public key id.
+pub(crate) const KEY_ID_LEN: usize = 12;
+/// Characters of the random secret (62^22 > 2^130).
+pub(crate) const SECRET_LEN: usize = 22;
+/// Characters of the checksum (62^6 > 2^32).
+pub(crate) const CHECKSUM_LEN: usize = 6;
+/// The longest prefix accepted.
+pub(crate) const MAX_PREFIX_LEN: usize = 16;
+/// The longest text that could be a key; anything longer is refused unread.
+pub(crate) const MAX_KEY_LEN: usize = MAX_PREFIX_LEN + 2 + KEY_ID_LEN + SECRET_LEN + CHECKSUM_LEN;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// A presented key, split into its parts after its shape and checksum were checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ParsedKey<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) key_id: &'a str,
+}
+
+/// Checks a prefix: 2 to 16 lowercase ASCII letters or digits, starting with a letter.
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), CredentialError> {
+    let starts_with_letter = prefix
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase());
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !(2..=MAX_PREFIX_LEN).contains(&prefix.len())
+        || !starts_with_letter
+        || !prefix.chars().all(allowed)
+    {
+        return Err(CredentialError::InvalidConfig {
+            reason: format!(
+                "key prefix `{}` must be 2 to 16 lowercase letters or digits, starting with a \
+                 letter",
+                crate::error::clip(prefix)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A fresh key with `prefix`: returns the key id and the whole key text.
+pub(crate) fn generate(prefix: &str) -> Result<(String, String), CredentialError> {
+    let key_id = random_base62(KEY_ID_LEN)?;
+    let secret = random_base62(SECRET_LEN)?;
+    let mut text = format!("{prefix}_{key_id}_{secret}");
+    let checksum = base62_fixed(crc32(text.as_bytes()), CHECKSUM_LEN);
+    text.push_str(&checksum);
+    Ok((key_id, text))
+}
+
+/// Checks the shape and checksum of `text`; nothing is looked up.
+///
+/// # Errors
+///
+/// `TooLarge`, `Malformed` for a wrong shape or alphabet, `BadChecksum` when the
+/// checksum does not match.
+pub(crate) fn parse(text: &str) -> Result<ParsedKey<'_>, CredentialError> {
+    if text.len() > MAX_KEY_LEN {
+        return Err(CredentialError::TooLarge {
+            len: text.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    let mut parts = text.splitn(3, '_');
+    let (Some(prefix), Some(key_id), Some(tail)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(CredentialError::malformed(
+            "an API key reads `<prefix>_<key id>_<secret>`",
+        ));
+    };
+    if check_prefix(prefix).is_err() {
+        return Err(CredentialError::malformed("the key prefix is not valid"));
+    }
+    let is_base62 = |part: &str| part.bytes().all(|b| b.is_ascii_alphanumeric());
+    if key_id.len() != KEY_ID_LEN || !is_base62(key_id) {
+        return Err(CredentialError::malformed(
+            "the key id is not 12 base62 characters",
+        ));
+    }
+    if tail.len() != SECRET_LEN + CHECKSUM_LEN || !is_base62(tail) {
+        return Err(CredentialError::malformed(
+            "the key secret is not 28 base62 characters",
+        ));
+    }
+
+    // Everything is ASCII by now, so these byte offsets are character boundaries.
+    let checked_len = text.len() - CHECKSUM_LEN;
+    let (checked, checksum) = (text.get(..checked_len), text.get(checked_len..));
+    let (Some(checked), Some(checksum)) = (checked, checksum) else {
+        return Err(CredentialError::malformed("the key is cut short"));
+    };
+    if base62_fixed(crc32(checked.as_bytes()), CHECKSUM_LEN) != checksum {
+        return Err(CredentialError::BadChecksum);
+    }
+    Ok(ParsedKey { prefix, key_id })
+}
+
+/// `len` uniformly random base62 characters (rejection sampling, no modulo bias).
+fn random_base62(len: usize) -> Result<String, CredentialError> {
+    let mut text = String::with_capacity(len);
+    while text.len() < len {
+        for byte in random_bytes::<32>()? {
+            // 248 = 4 * 62: bytes at or above it would favour the first characters.
+            if byte < 248 && text.len() < len {
+                let digit = BASE62.get(usize::from(byte % 62)).copied().unwrap_or(b'0');
+                text.push(char::from(digit));
+            }
+        }
+    }
+    Ok(text)
+}
+
+/// `value` in base62, most significant digit first, zero-padded to `width` characters.
+fn base62_fixed(mut value: u32, width: usize) -> String {
+    let mut digits = vec![b'0'; width];
+    for slot in digits.iter_mut().rev() {
+        let index = usize::try_from(value % 62).unwrap_or(0);
+        *slot = BASE62.get(index).copied().unwrap_or(b'0');
+        value /= 62;
+    }
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by zlib and PNG.
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0_u32;
+    for &byte in bytes {
+        let index = usize::from((crc as u8) ^ byte);
+        crc = (crc >> 8) ^ CRC_TABLE.get(index).copied().unwrap_or(0);
+    }
+    !crc
+}
+
+/// The byte-at-a-time lookup table of [`crc32`], built at compile time.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0_u32; 256];
+    let mut n = 0;
+    while n < 256 {
+        let mut c = n as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            c = if c & 1 == 1 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            bit += 1;
+        }
+        table[n] = c;
+        n += 1;
+    }
+    table
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(
+            crc32(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
+    }
+
+    #[test]
+    fn base62_is_fixed_width() {
+        assert_eq!(base62_fixed(0, 6), "000000");
+        assert_eq!(base62_fixed(61, 2), "0z");
+        assert_eq!(base62_fixed(u32::MAX, 6), "4gfFC3");
+    }
+
+    #[test]
+    fn generated_keys_parse_back() {
+        let (key_id, text) = generate("nhik").unwrap();
+        assert_eq!(text.len(), 4 + 2 + KEY_ID_LEN + SECRET_LEN + CHECKSUM_LEN);
+        let parsed = parse(&text).unwrap();
+        assert_eq!(parsed.prefix, "nhik");
+        assert_eq!(parsed.key_id, key_id);
+    }
+
+    #[test]
+    fn one_changed_character_fails_the_checksum() {
+        let (_, text) = generate("nhik").unwrap();
+        let mut bytes = text.clone().into_bytes();
+        let last_secret = text.len() - CHECKSUM_LEN - 1;
+        bytes[last_secret] = if bytes[last_secret] == b'a' {
+            b'b'
+        } else {
+            b'a'
+        };
+        let changed = String::from_utf8(bytes).unwrap();
+        assert!(matches!(parse(&changed), Err(CredentialError::BadChecksum)));
+    }
+
+    #[test]
+    fn prefixes_are_checked() {
+        assert!(check_prefix("nhik").is_ok());
+        for bad in ["", "n", "NHIK", "nh_k", "1abc", "abcdefghijklmnopq"] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+}

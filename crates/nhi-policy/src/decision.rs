@@ -2,7 +2,9 @@
 //! reason that is safe to show the caller; and the [`PolicyEngine`] trait that answers.
 
 use std::fmt;
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -87,11 +89,20 @@ pub struct ApprovalRequirement {
 /// The answer to a [`PolicyRequest`], with its explanation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
+    /// Names this one decision in the audit trail.
+    pub id: DecisionId,
     /// The outcome.
     pub effect: Effect,
-    /// The rule that decided; `None` for the implicit default deny.
+    /// The rule that decided; `None` for the implicit default deny. It is the first of
+    /// [`deciding`](Self::deciding), preferring a rule that surely matched to one that
+    /// could not be checked.
     pub rule_id: Option<String>,
-    /// Every rule that matched the request, by id, in id order.
+    /// Every rule behind the outcome, by id, in id order: the matching rules of the
+    /// winning effect, and for a deny also the deny and approval rules whose conditions
+    /// could not be checked. Empty for the implicit default deny.
+    pub deciding: Vec<String>,
+    /// Every rule that matched the request (or, for a deny or approval rule, could not
+    /// be checked), by id, in id order. An engine may list only the deciding rules.
     pub matched: Vec<String>,
     /// Whether a rule decided; `false` for the implicit default deny.
     pub explicit: bool,
@@ -106,11 +117,18 @@ impl Decision {
     /// The reason given when no rule matched.
     pub const DEFAULT_DENY_REASON: &'static str = "no rule allows this action";
 
+    /// The reason given when a deny or approval rule could not be checked because the
+    /// request lacks (or mistypes) context the rule needs.
+    pub const UNCHECKED_REASON: &'static str =
+        "the request lacks context a policy rule needs, so it is refused";
+
     /// The implicit deny given when no rule matches.
     pub fn default_deny() -> Self {
         Self {
+            id: DecisionId::next(),
             effect: Effect::Deny,
             rule_id: None,
+            deciding: Vec::new(),
             matched: Vec::new(),
             explicit: false,
             reason: Self::DEFAULT_DENY_REASON.to_owned(),
@@ -126,6 +144,39 @@ impl Decision {
     /// Whether the action waits for an approval.
     pub fn needs_approval(&self) -> bool {
         self.effect == Effect::RequireApproval
+    }
+}
+
+/// A decision's id: unique within the process, and across processes with near
+/// certainty (a random 64-bit prefix per process, then a counter). Shown as 32 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DecisionId(u128);
+
+impl DecisionId {
+    /// A fresh id.
+    pub fn next() -> Self {
+        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(|| RandomState::new().hash_one(std::process::id()));
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Self((u128::from(prefix) << 64) | u128::from(count))
+    }
+
+    /// The id as a number.
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Display for DecisionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl Serialize for DecisionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -150,5 +201,14 @@ mod tests {
         assert_eq!(decision.rule_id, None);
         let json = serde_json::to_value(&decision).unwrap();
         assert_eq!(json["effect"], "deny");
+        assert_eq!(json["id"].as_str().map(str::len), Some(32));
+    }
+
+    #[test]
+    fn decision_ids_do_not_repeat() {
+        let ids: std::collections::HashSet<DecisionId> =
+            (0..1000).map(|_| DecisionId::next()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert_ne!(Decision::default_deny().id, Decision::default_deny().id);
     }
 }

@@ -138,18 +138,24 @@
 
 #![forbid(unsafe_code)]
 
+mod condition;
 mod decision;
 mod error;
 mod index;
 mod load;
 mod pattern;
+mod reload;
 mod request;
 mod rule;
 mod ruleset;
 
-pub use decision::{ApprovalRequirement, ApprovalScope, Decision, Effect, PolicyEngine};
+pub use condition::{AttributeTest, Conditions, DailyWindow, Truth, Weekday};
+pub use decision::{
+    ApprovalRequirement, ApprovalScope, Decision, DecisionId, Effect, PolicyEngine,
+};
 pub use error::PolicyError;
 pub use pattern::{ActionPattern, ResourcePattern};
-pub use request::{PolicyRequest, RequestContext, Subject};
-pub use rule::{Conditions, PrincipalMatch, Rule};
+pub use reload::ReloadablePolicy;
+pub use request::{ContextValue, PolicyRequest, RequestContext, Subject};
+pub use rule::{PrincipalMatch, Rule};
 pub use ruleset::RuleSet;

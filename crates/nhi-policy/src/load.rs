@@ -8,10 +8,11 @@ use nhi_core::{Environment, IdentityId, IdentityKind, RiskTier, Severity, TeamNa
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::condition::Conditions;
 use crate::decision::{ApprovalRequirement, Effect};
 use crate::error::{PolicyError, clip};
 use crate::pattern::{ActionPattern, ResourcePattern};
-use crate::rule::{Conditions, PrincipalMatch, Rule};
+use crate::rule::{PrincipalMatch, Rule};
 
 /// A policy file: a list of `[[rules]]`.
 #[derive(Deserialize)]

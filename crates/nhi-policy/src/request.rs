@@ -2,11 +2,13 @@
 //! which circumstances ([`RequestContext`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use nhi_core::{
     Action, Environment, IdentityId, IdentityKind, IncidentId, Resource, RiskTier, Severity,
-    TeamName, TenantId, WorkflowId,
+    TeamName, TenantId, Timestamp, WorkflowId,
 };
+use serde::{Deserialize, Serialize};
 
 /// The identity asking, with every attribute a rule can match on.
 #[derive(Clone, Debug)]
@@ -28,6 +30,9 @@ pub struct Subject {
 }
 
 /// The circumstances of a request, which rule conditions (`[rules.when]`) look at.
+///
+/// Every field is optional. A condition that needs a value the context lacks cannot be
+/// checked: a deny rule then counts against the request, an allow rule grants nothing.
 #[derive(Clone, Debug, Default)]
 pub struct RequestContext {
     /// The incident the action is taken for.
@@ -36,6 +41,29 @@ pub struct RequestContext {
     pub workflow: Option<WorkflowId>,
     /// The change ticket that authorises the action. Blank text counts as no ticket.
     pub change_ticket: Option<String>,
+    /// When the request is made, as the caller's clock says. Policy never reads a clock:
+    /// time conditions look only at this.
+    pub time: Option<Timestamp>,
+    /// How long ago the presented credential was issued.
+    pub token_age: Option<Duration>,
+    /// The state of the workflow the action belongs to, such as `approved`.
+    pub workflow_state: Option<String>,
+    /// Further named facts about the request, for `[rules.when.attributes]`.
+    pub attributes: BTreeMap<String, ContextValue>,
+}
+
+/// A typed value of a request attribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ContextValue {
+    /// True or false.
+    Bool(bool),
+    /// A whole number.
+    Number(i64),
+    /// A piece of text.
+    Text(String),
+    /// A list of texts, such as the regions an action touches.
+    List(Vec<String>),
 }
 
 impl RequestContext {

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use nhi_core::{Environment, IdentityId, IdentityKind, RiskTier, Severity, TeamName, TenantId};
-use serde::Deserialize;
 
+use crate::condition::{Conditions, Truth};
 use crate::decision::{ApprovalRequirement, Effect};
 use crate::error::{PolicyError, clip};
 use crate::pattern::{ActionPattern, ResourcePattern};
-use crate::request::{PolicyRequest, RequestContext, Subject};
+use crate::request::{PolicyRequest, Subject};
 
 /// The longest rule id accepted, in characters.
 const MAX_ID_LEN: usize = 128;
@@ -45,13 +45,23 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule matches the request.
+    /// Whether the rule surely matches the request (an unknown condition does not).
     pub fn matches(&self, request: &PolicyRequest) -> bool {
-        self.actions.iter().any(|p| p.matches(&request.action))
+        self.evaluate(request) == Truth::Holds
+    }
+
+    /// Whether the rule matches the request, does not, or cannot tell because a
+    /// condition needs context the request lacks. Everything outside `when` is always
+    /// known; an unknown arises only from the conditions.
+    pub fn evaluate(&self, request: &PolicyRequest) -> Truth {
+        let fits = self.actions.iter().any(|p| p.matches(&request.action))
             && self.resources.iter().any(|p| p.matches(&request.resource))
             && (self.severities.is_empty() || self.severities.contains(&request.severity))
-            && self.principal.matches(&request.subject)
-            && self.when.holds(&request.context)
+            && self.principal.matches(&request.subject);
+        if !fits {
+            return Truth::Fails;
+        }
+        self.when.evaluate(&request.context)
     }
 
     /// Checks the rule against the model: a valid id, a reason, at least one action and
@@ -79,6 +89,7 @@ impl Rule {
         if self.resources.is_empty() {
             return Err("`resources` is empty: list at least one resource pattern".into());
         }
+        self.when.check()?;
         self.check_approval()
     }
 
@@ -149,39 +160,9 @@ impl PrincipalMatch {
     }
 }
 
-/// Conditions on a request's context (`[rules.when]` in a policy file). `Some(true)`
-/// requires the item to be present, `Some(false)` requires it to be absent, `None` does
-/// not look at it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Conditions {
-    /// Whether an incident id must be present.
-    pub incident: Option<bool>,
-    /// Whether a workflow id must be present.
-    pub workflow: Option<bool>,
-    /// Whether a (non-blank) change ticket must be present.
-    pub change_ticket: Option<bool>,
-}
-
-impl Conditions {
-    /// Whether the context satisfies every condition.
-    pub fn holds(&self, context: &RequestContext) -> bool {
-        wanted(self.incident, context.incident.is_some())
-            && wanted(self.workflow, context.workflow.is_some())
-            && wanted(
-                self.change_ticket,
-                context.present_change_ticket().is_some(),
-            )
-    }
-}
-
 /// An empty list accepts everything; otherwise the value must be in it.
 fn fits<T: PartialEq>(allowed: &[T], value: &T) -> bool {
     allowed.is_empty() || allowed.contains(value)
-}
-
-fn wanted(condition: Option<bool>, present: bool) -> bool {
-    condition.is_none_or(|required| required == present)
 }
 
 fn check_id(id: &str) -> Result<(), String> {
@@ -259,6 +240,8 @@ mod tests {
 
     #[test]
     fn conditions_look_only_at_what_they_name() {
+        use crate::request::RequestContext;
+
         let context = RequestContext {
             change_ticket: Some("   ".into()),
             ..RequestContext::default()

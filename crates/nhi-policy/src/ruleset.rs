@@ -5,9 +5,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use crate::decision::{Decision, Effect, PolicyEngine};
+use crate::condition::Truth;
+use crate::decision::{Decision, DecisionId, Effect, PolicyEngine};
 use crate::error::{PolicyError, clip};
-use crate::index::ActionIndex;
+use crate::index::RuleIndex;
 use crate::load;
 use crate::request::PolicyRequest;
 use crate::rule::Rule;
@@ -24,7 +25,7 @@ const MAX_FILE_LEN: u64 = 8 * 1024 * 1024;
 pub struct RuleSet {
     /// Sorted by id.
     rules: Vec<Rule>,
-    index: ActionIndex,
+    index: RuleIndex,
 }
 
 impl RuleSet {
@@ -92,16 +93,21 @@ impl RuleSet {
     /// Sorts already-validated rules and indexes them.
     fn build(mut rules: Vec<Rule>) -> Self {
         rules.sort_by(|a, b| a.id.cmp(&b.id));
-        let index = ActionIndex::new(&rules);
+        let index = RuleIndex::new(&rules);
         Self { rules, index }
     }
 
-    /// Every rule that matches, in id order, found through the index.
-    fn matching<'a>(&'a self, request: &'a PolicyRequest) -> impl Iterator<Item = &'a Rule> {
+    /// Every rule that matches or cannot be checked, in id order, found through the
+    /// index.
+    fn matching<'a>(
+        &'a self,
+        request: &'a PolicyRequest,
+    ) -> impl Iterator<Item = (&'a Rule, Truth)> {
         self.index
-            .candidates(request.action.as_str())
+            .candidates(request.action.as_str(), request.subject.id.as_str())
             .filter_map(|position| self.rules.get(position))
-            .filter(|rule| rule.matches(request))
+            .map(|rule| (rule, rule.evaluate(request)))
+            .filter(|(_, truth)| *truth != Truth::Fails)
     }
 }
 
@@ -111,30 +117,69 @@ impl PolicyEngine for RuleSet {
     }
 }
 
-/// Combines the matching rules, given in id order, into one decision.
-pub(crate) fn combine<'a>(matching: impl Iterator<Item = &'a Rule>) -> Decision {
+/// Combines the rules that match or cannot be checked, given in id order, into one
+/// decision.
+///
+/// A deny or approval rule that cannot be checked counts as a deny; an allow rule that
+/// cannot be checked grants nothing.
+pub(crate) fn combine<'a>(matching: impl Iterator<Item = (&'a Rule, Truth)>) -> Decision {
     let mut matched = Vec::new();
-    let (mut deny, mut approval, mut allow) = (None, None, None);
-    for rule in matching {
+    let (mut denying, mut approving, mut allowing) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut sure_deny, mut unchecked, mut approval) = (None, None, None);
+    for (rule, truth) in matching {
+        match (rule.effect, truth) {
+            (Effect::Allow, Truth::Unknown) => continue,
+            (Effect::Allow, _) => allowing.push(rule),
+            (Effect::Deny, Truth::Holds) => {
+                sure_deny.get_or_insert(rule);
+                denying.push(rule);
+            }
+            (_, Truth::Unknown) => {
+                unchecked.get_or_insert(rule);
+                denying.push(rule);
+            }
+            (_, _) => {
+                approval.get_or_insert(rule);
+                approving.push(rule);
+            }
+        }
         matched.push(rule.id.clone());
-        let first = match rule.effect {
-            Effect::Deny => &mut deny,
-            Effect::RequireApproval => &mut approval,
-            Effect::Allow => &mut allow,
-        };
-        first.get_or_insert(rule);
     }
 
-    let Some(decider) = deny.or(approval).or(allow) else {
+    let (effect, decider, deciding, reason) = if let Some(rule) = sure_deny {
+        (Effect::Deny, rule, denying, rule.reason.clone())
+    } else if let Some(rule) = unchecked {
+        (
+            Effect::Deny,
+            rule,
+            denying,
+            Decision::UNCHECKED_REASON.to_owned(),
+        )
+    } else if let Some(rule) = approval {
+        (
+            Effect::RequireApproval,
+            rule,
+            approving,
+            rule.reason.clone(),
+        )
+    } else if let Some(&rule) = allowing.first() {
+        (Effect::Allow, rule, allowing, rule.reason.clone())
+    } else {
         return Decision::default_deny();
     };
     Decision {
-        effect: decider.effect,
+        id: DecisionId::next(),
+        effect,
         rule_id: Some(decider.id.clone()),
+        deciding: deciding.iter().map(|rule| rule.id.clone()).collect(),
         matched,
         explicit: true,
-        reason: decider.reason.clone(),
-        approval: decider.approval.clone(),
+        reason,
+        approval: if effect == Effect::RequireApproval {
+            decider.approval.clone()
+        } else {
+            None
+        },
     }
 }
 

@@ -88,7 +88,16 @@ fn nothing_matching_is_the_implicit_deny() {
         "",
     )]);
     let decision = set.decide(&restart());
-    assert_eq!(decision, Decision::default_deny());
+    let implicit = Decision::default_deny();
+    assert_eq!(
+        decision,
+        Decision {
+            id: decision.id,
+            ..implicit
+        }
+    );
+    assert_ne!(decision.id, implicit.id, "each decision has its own id");
+    assert!(decision.deciding.is_empty());
     assert_eq!(decision.reason, "no rule allows this action");
     assert!(RuleSet::default().decide(&restart()).effect == Effect::Deny);
 }

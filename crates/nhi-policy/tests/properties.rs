@@ -1,6 +1,7 @@
-//! Invariants of deciding, checked over generated rule sets and requests: the action index
-//! never changes a decision, order never matters, and adding a rule only moves a decision
-//! in the direction of its effect.
+//! Invariants of deciding, checked over generated rule sets and requests: the index never
+//! changes a decision, order never matters, adding a rule only moves a decision in the
+//! direction of its effect, a deny aimed at someone else changes nothing for this
+//! subject, and a condition that cannot be checked never grants.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,10 +12,12 @@
 
 mod common;
 
-use nhi_core::{IdentityKind, RiskTier, Severity};
+use std::time::Duration;
+
+use nhi_core::{IdentityKind, RiskTier, Severity, Timestamp};
 use nhi_policy::{
-    ActionPattern, ApprovalRequirement, ApprovalScope, Conditions, Effect, PolicyEngine,
-    PolicyRequest, PrincipalMatch, RequestContext, ResourcePattern, Rule, RuleSet, Subject,
+    ActionPattern, ApprovalRequirement, ApprovalScope, Conditions, Decision, Effect, PolicyEngine,
+    PolicyRequest, PrincipalMatch, RequestContext, ResourcePattern, Rule, RuleSet, Subject, Truth,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -57,6 +60,7 @@ const RESOURCE_PATTERNS: &[&str] = &[
     "db:?rders",
     "DB:orders",
 ];
+const IDENTITIES: &[&str] = &["restart-agent", "report-bot", "deploy-runner"];
 const TEAMS: &[&str] = &["sre", "payments"];
 const TENANTS: &[&str] = &["acme", "globex"];
 const ENVIRONMENTS: &[&str] = &["production", "staging"];
@@ -80,7 +84,7 @@ where
 
 fn principal() -> impl Strategy<Value = PrincipalMatch> {
     (
-        some_of(IdentityKind::ALL),
+        (some_of(IDENTITIES), some_of(IdentityKind::ALL)),
         some_of(TEAMS),
         some_of(TENANTS),
         some_of(RiskTier::ALL),
@@ -88,28 +92,37 @@ fn principal() -> impl Strategy<Value = PrincipalMatch> {
         prop::option::weighted(0.2, select(vec!["remediation", "reporting"])),
     )
         .prop_map(
-            |(kinds, teams, tenants, risk_tiers, environments, purpose)| PrincipalMatch {
-                kinds,
-                teams: names(teams),
-                tenants: names(tenants),
-                risk_tiers,
-                environments: names(environments),
-                labels: purpose
-                    .map(|p| ("purpose".to_owned(), p.to_owned()))
-                    .into_iter()
-                    .collect(),
-                ..PrincipalMatch::default()
+            |((identities, kinds), teams, tenants, risk_tiers, environments, purpose)| {
+                PrincipalMatch {
+                    identities: names(identities),
+                    kinds,
+                    teams: names(teams),
+                    tenants: names(tenants),
+                    risk_tiers,
+                    environments: names(environments),
+                    labels: purpose
+                        .map(|p| ("purpose".to_owned(), p.to_owned()))
+                        .into_iter()
+                        .collect(),
+                }
             },
         )
 }
 
 fn condition() -> impl Strategy<Value = Conditions> {
     let flag = || prop::option::weighted(0.25, any::<bool>());
-    (flag(), flag(), flag()).prop_map(|(incident, workflow, change_ticket)| Conditions {
-        incident,
-        workflow,
-        change_ticket,
-    })
+    let hours = prop::option::weighted(0.2, select(vec!["08:00-18:00", "22:00-06:00"]));
+    let max_age = prop::option::weighted(0.2, select(vec![60_u64, 900]));
+    (flag(), flag(), flag(), hours, max_age).prop_map(
+        |(incident, workflow, change_ticket, hours, max_age)| Conditions {
+            incident,
+            workflow,
+            change_ticket,
+            hours: hours.map(|h| h.parse().unwrap()),
+            max_token_age: max_age.map(Duration::from_secs),
+            ..Conditions::default()
+        },
+    )
 }
 
 fn rule_with(effect: impl Strategy<Value = Effect>) -> impl Strategy<Value = Rule> {
@@ -166,7 +179,7 @@ fn rules() -> impl Strategy<Value = Vec<Rule>> {
 fn request() -> impl Strategy<Value = PolicyRequest> {
     (
         (
-            select(IdentityKind::ALL),
+            (select(IDENTITIES), select(IdentityKind::ALL)),
             prop::option::of(select(TEAMS)),
             select(TENANTS),
         ),
@@ -176,12 +189,17 @@ fn request() -> impl Strategy<Value = PolicyRequest> {
             prop::option::of(select(vec!["remediation", "reporting"])),
         ),
         (select(ACTIONS), select(RESOURCES), select(SEVERITIES)),
-        (any::<bool>(), any::<bool>(), any::<bool>()),
+        (
+            (any::<bool>(), any::<bool>(), any::<bool>()),
+            prop::option::of(0_u64..86_400 * 7),
+            prop::option::of(0_u64..2000),
+        ),
     )
         .prop_map(|(who, where_, what, context)| {
-            let (kind, team, tenant) = who;
+            let ((id, kind), team, tenant) = who;
             let (risk_tier, environment, purpose) = where_;
             let subject = Subject {
+                id: id.parse().unwrap(),
                 kind,
                 team: team.map(|t| t.parse().unwrap()),
                 tenant: tenant.parse().unwrap(),
@@ -191,26 +209,54 @@ fn request() -> impl Strategy<Value = PolicyRequest> {
                     .map(|p| ("purpose".to_owned(), p.to_owned()))
                     .into_iter()
                     .collect(),
-                ..common::sre_agent()
             };
-            let (incident, workflow, ticket) = context;
+            let ((incident, workflow, ticket), time, age) = context;
             let context = RequestContext {
                 incident: incident.then(|| "INC-1".parse().unwrap()),
                 workflow: workflow.then(|| "run-7".parse().unwrap()),
                 change_ticket: ticket.then(|| "CHG-1".to_owned()),
+                time: time.map(|t| Timestamp::from_unix_secs(1_767_225_600 + t)),
+                token_age: age.map(Duration::from_secs),
+                ..RequestContext::default()
             };
             common::ask(subject, what.0, what.1, what.2).with_context(context)
         })
 }
 
-/// The documented semantics, computed by testing every rule in turn.
+/// The documented semantics, computed by testing every rule in turn: a deny or approval
+/// rule that cannot be checked counts as a deny, an allow rule that cannot be checked
+/// does not count.
 fn scan(set: &RuleSet, request: &PolicyRequest) -> (Effect, Option<String>, Vec<String>) {
-    let mut matching: Vec<&Rule> = set.rules().iter().filter(|r| r.matches(request)).collect();
-    matching.sort_by(|a, b| a.id.cmp(&b.id));
-    let ids = matching.iter().map(|r| r.id.clone()).collect();
-    for effect in [Effect::Deny, Effect::RequireApproval, Effect::Allow] {
-        if let Some(first) = matching.iter().find(|r| r.effect == effect) {
-            return (effect, Some(first.id.clone()), ids);
+    let mut sure = Vec::new();
+    let mut unchecked = Vec::new();
+    for rule in set.rules() {
+        match (rule.evaluate(request), rule.effect) {
+            (Truth::Holds, _) => sure.push(rule),
+            (Truth::Unknown, Effect::Deny | Effect::RequireApproval) => unchecked.push(rule),
+            _ => {}
+        }
+    }
+    let mut ids: Vec<String> = sure
+        .iter()
+        .chain(&unchecked)
+        .map(|r| r.id.clone())
+        .collect();
+    ids.sort();
+    let first = |effect: Effect| {
+        sure.iter()
+            .filter(|r| r.effect == effect)
+            .map(|r| &r.id)
+            .min()
+    };
+    if let Some(id) = first(Effect::Deny) {
+        return (Effect::Deny, Some(id.clone()), ids);
+    }
+    if let Some(id) = unchecked.iter().map(|r| &r.id).min() {
+        return (Effect::Deny, Some(id.clone()), ids);
+    }
+    for effect in [Effect::RequireApproval, Effect::Allow] {
+        if let Some(id) = first(effect) {
+            return (effect, Some(id.clone()), ids);
         }
     }
     (Effect::Deny, None, ids)
@@ -238,7 +284,7 @@ proptest! {
     ) {
         let one = RuleSet::from_rules(rules).unwrap().decide(&request);
         let other = RuleSet::from_rules(shuffled).unwrap().decide(&request);
-        prop_assert_eq!(one, other);
+        prop_assert_eq!(Decision { id: one.id, ..other }, one);
     }
 
     #[test]
@@ -271,6 +317,54 @@ proptest! {
         }
         if after.is_allowed() {
             prop_assert!(before.is_allowed());
+        }
+    }
+
+    #[test]
+    fn a_deny_aimed_at_other_identities_changes_nothing_for_this_one(
+        rules in rules(),
+        extra in rule_with(Just(Effect::Deny)),
+        others in prop::sample::subsequence(IDENTITIES, 1..=2),
+        request in request(),
+    ) {
+        let mut extra = extra;
+        let others: Vec<&str> = others
+            .into_iter()
+            .filter(|id| *id != request.subject.id.as_str())
+            .collect();
+        prop_assume!(!others.is_empty());
+        extra.principal.identities = names(others);
+        let before = RuleSet::from_rules(rules.clone()).unwrap().decide(&request);
+        let after = with_extra(rules, extra).decide(&request);
+        prop_assert_eq!(before.effect, after.effect);
+        prop_assert_eq!(before.rule_id, after.rule_id);
+        prop_assert_eq!(before.deciding, after.deciding);
+        prop_assert_eq!(before.matched, after.matched);
+    }
+
+    #[test]
+    fn an_unchecked_allow_grants_nothing_and_an_unchecked_deny_refuses(
+        rules in rules(),
+        extra in rule_with(any_effect()),
+        request in request(),
+    ) {
+        let mut context = request.context.clone();
+        context.time = None;
+        let bare = request.with_context(context);
+        let mut extra = extra;
+        extra.when.hours = Some("08:00-18:00".parse().unwrap());
+        let unchecked = extra.evaluate(&bare) == Truth::Unknown;
+        let effect = extra.effect;
+
+        let before = RuleSet::from_rules(rules.clone()).unwrap().decide(&bare);
+        let after = with_extra(rules, extra).decide(&bare);
+        if effect == Effect::Allow {
+            prop_assert_eq!(before.effect, after.effect);
+            prop_assert_eq!(before.rule_id, after.rule_id);
+        } else if unchecked {
+            prop_assert_eq!(after.effect, Effect::Deny);
+            prop_assert!(after.explicit);
+            prop_assert!(after.deciding.contains(&"added".to_owned()));
         }
     }
 }

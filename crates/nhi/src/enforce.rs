@@ -101,7 +101,8 @@ impl ControlPlane {
         };
 
         // 4. policy, and the approval it may require
-        let decision = inner.policy.decide(&policy_request(&record, &request));
+        let policy_request = policy_request(&record, &request, &principal, inner.clock.now());
+        let decision = inner.policy.decide(&policy_request);
         let mut approval = None;
         match decision.effect {
             Effect::Allow => {}
@@ -140,14 +141,16 @@ impl ControlPlane {
             tenant: Some(record.tenant.as_str()),
             endpoint: Some(request.resource.as_str()),
             incident_class: request.context.incident_class.as_deref(),
+            incident: request.context.incident.as_ref().map(|i| i.as_str()),
             severity: request.severity,
         };
         let remaining = match inner.limiter.check(&limit_request).await? {
-            LimitDecision::Allowed { remaining } => remaining,
+            LimitDecision::Allowed { remaining, .. } => remaining,
             LimitDecision::Rejected {
                 layer,
                 retry_after,
                 breach,
+                ..
             } => {
                 inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let reason = format!("the {layer} quota is exhausted");
@@ -562,8 +565,13 @@ fn scope_covers(scope: &str, needed: &str) -> bool {
     }
 }
 
-/// The policy engine's view of the request.
-fn policy_request(record: &IdentityRecord, request: &AccessRequest<'_>) -> PolicyRequest {
+/// The policy engine's view of the request, at time `now`.
+fn policy_request(
+    record: &IdentityRecord,
+    request: &AccessRequest<'_>,
+    principal: &Principal,
+    now: Timestamp,
+) -> PolicyRequest {
     PolicyRequest {
         subject: Subject {
             id: record.id.clone(),
@@ -581,6 +589,9 @@ fn policy_request(record: &IdentityRecord, request: &AccessRequest<'_>) -> Polic
             incident: request.context.incident.clone(),
             workflow: request.context.workflow.clone(),
             change_ticket: request.context.change_ticket.clone(),
+            time: Some(now),
+            token_age: Some(now.duration_since(principal.issued_at)),
+            ..RequestContext::default()
         },
     }
 }

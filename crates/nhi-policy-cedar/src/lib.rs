@@ -1,0 +1,3 @@
+//! Cedar policies behind the nhi policy engine trait.
+
+#![forbid(unsafe_code)]

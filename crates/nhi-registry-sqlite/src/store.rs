@@ -102,6 +102,44 @@ impl IdentityStore for SqliteStore {
         }
     }
 
+    /// One transaction for the whole batch: all records are stored or none.
+    async fn insert_many(&self, records: &[IdentityRecord]) -> Result<(), RegistryError> {
+        let rows = records.iter().map(Row::of).collect::<Result<Vec<_>, _>>()?;
+        let outcome = self.with_conn(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut taken = None;
+            {
+                let mut statement = tx.prepare_cached(
+                    "INSERT INTO identities (id, state, tenant, version, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+                )?;
+                for (record, row) in records.iter().zip(&rows) {
+                    let inserted = statement.execute(params![
+                        record.id.as_str(),
+                        row.state,
+                        row.tenant,
+                        row.version,
+                        row.json
+                    ])?;
+                    if inserted == 0 {
+                        taken = Some(record.id.clone());
+                        break;
+                    }
+                }
+            }
+            // Dropping the transaction without commit rolls the batch back.
+            if taken.is_none() {
+                tx.commit()?;
+            }
+            Ok(taken)
+        });
+        let context = || format!("inserting {} identities", records.len());
+        match outcome.map_err(|e| sql_error(&context(), e))? {
+            Some(id) => Err(RegistryError::AlreadyExists { id }),
+            None => Ok(()),
+        }
+    }
+
     async fn get(&self, id: &IdentityId) -> Result<Option<IdentityRecord>, RegistryError> {
         let json: Option<String> = self
             .with_conn(|conn| {

@@ -47,8 +47,18 @@ pub async fn run_all(store: Arc<dyn IdentityStore>) {
     pagination_in_id_order(store.clone()).await;
     tombstoned_ids_are_never_reused(store.clone()).await;
     lifecycle_transitions(store.clone()).await;
-    concurrent_writers_lose_nothing(store).await;
+    batch_inserts(store.clone()).await;
+    concurrent_writers_lose_nothing(store.clone()).await;
+    racing_writers_at_scale(store).await;
 }
+
+/// How many updates [`racing_writers_at_scale`] makes in all, spread over [`WRITERS`].
+pub const RACE_UPDATES: usize = 10_000;
+
+const _: () = assert!(
+    RACE_UPDATES.is_multiple_of(WRITERS),
+    "the race splits evenly"
+);
 
 /// A valid low-tier request for `id` that provisioning accepts at [`START`].
 pub fn sample_identity(id: &str) -> NewIdentity {
@@ -309,6 +319,91 @@ pub async fn lifecycle_transitions(store: Arc<dyn IdentityStore>) {
             }
         }
     }
+}
+
+/// A batch of fresh records is stored whole; a batch naming a taken id, or one id
+/// twice, is refused with AlreadyExists naming it.
+pub async fn batch_inserts(store: Arc<dyn IdentityStore>) {
+    let batch: Vec<IdentityRecord> = (0..50)
+        .map(|n| record_in_state(&format!("conf-batch-{n:02}"), LifecycleState::Active))
+        .collect();
+    store
+        .insert_many(&batch)
+        .await
+        .expect("a batch of fresh ids must be stored");
+    for record in &batch {
+        assert_eq!(
+            store.get(&record.id).await.unwrap().as_ref(),
+            Some(record),
+            "every record of a batch must be stored unchanged"
+        );
+    }
+    store
+        .insert_many(&[])
+        .await
+        .expect("an empty batch must succeed");
+
+    let mut clash = batch[7].clone();
+    clash.purpose = Some("Someone else with the same id.".into());
+    match store.insert_many(&[clash]).await {
+        Err(RegistryError::AlreadyExists { id }) => assert_eq!(id, batch[7].id),
+        other => panic!("a batch with a taken id must be AlreadyExists, got {other:?}"),
+    }
+    assert_eq!(
+        store.get(&batch[7].id).await.unwrap().as_ref(),
+        Some(&batch[7])
+    );
+
+    let twice = record_in_state("conf-batch-twice", LifecycleState::Active);
+    match store.insert_many(&[twice.clone(), twice.clone()]).await {
+        Err(RegistryError::AlreadyExists { id }) => assert_eq!(id, twice.id),
+        other => panic!("a batch naming one id twice must be AlreadyExists, got {other:?}"),
+    }
+}
+
+/// [`WRITERS`] tasks race on one record directly through the store, [`RACE_UPDATES`]
+/// successful updates in all; a writer that gets VersionConflict reads again and
+/// retries. The final record must hold every update and its version must have grown by
+/// exactly [`RACE_UPDATES`].
+pub async fn racing_writers_at_scale(store: Arc<dyn IdentityStore>) {
+    let record = record_in_state("conf-race-scale", LifecycleState::Active);
+    store.insert(&record).await.unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let store = store.clone();
+        let id = record.id.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..RACE_UPDATES / WRITERS {
+                loop {
+                    let mut current = store.get(&id).await.unwrap().unwrap();
+                    let count: usize = current
+                        .labels
+                        .get("counter")
+                        .map_or(0, |c| c.parse().unwrap());
+                    current
+                        .labels
+                        .insert("counter".into(), (count + 1).to_string());
+                    match store.update(&current).await {
+                        Ok(_) => break,
+                        Err(RegistryError::VersionConflict { .. }) => {}
+                        Err(other) => panic!("a racing update failed: {other}"),
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a writer task panicked");
+    }
+
+    let stored = store.get(&record.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.labels.get("counter").map(String::as_str),
+        Some(RACE_UPDATES.to_string().as_str()),
+        "an update was lost in the race"
+    );
+    assert_eq!(stored.version, record.version + RACE_UPDATES as u64);
 }
 
 /// [`WRITERS`] tasks each make [`UPDATES_PER_WRITER`] read-modify-write updates of one

@@ -67,6 +67,8 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
+mod change;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
@@ -80,6 +82,8 @@ mod registry;
 mod state;
 mod store;
 
+pub use cache::CachedStore;
+pub use change::Change;
 pub use error::{BackendError, RegistryError};
 pub use limits::{TierLimit, TierLimits};
 pub use memory::MemoryStore;

@@ -13,8 +13,13 @@ use crate::record::{Approval, ApproverRole, IdentityRecord};
 use crate::state::LifecycleState;
 use crate::store::{IdentityStore, Page};
 
-/// How many times a write is retried after losing a version race before giving up.
-const MAX_ATTEMPTS: usize = 32;
+/// How many times a write is tried when it keeps losing version races before the
+/// conflict is returned. Every lost race means another writer won, so the store always
+/// makes progress; the bound only stops one writer from trying forever.
+const MAX_ATTEMPTS: usize = 1_000;
+
+/// The most times a writer yields to the executor between two attempts.
+const MAX_YIELDS: usize = 16;
 
 /// How many records [`Registry::list_all`] asks the store for at a time.
 const LIST_PAGE: usize = 256;
@@ -26,7 +31,7 @@ const MAX_APPROVER_LEN: usize = 128;
 ///
 /// Every change is a read-modify-write of one record under optimistic concurrency: when
 /// another writer got there first, the change is re-applied to the fresh record (up to
-/// 32 times), so no update is lost. Cloning a registry is cheap and shares its store.
+/// 1,000 times), so no update is lost. Cloning a registry is cheap and shares its store.
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn IdentityStore>,
@@ -272,8 +277,11 @@ impl Registry {
             match self.store.update(&after).await {
                 Ok(stored) => return Ok((before, stored)),
                 Err(RegistryError::VersionConflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    // Back off a little more after each loss, so the winners finish.
+                    for _ in 0..attempt.min(MAX_YIELDS) {
+                        YieldOnce::default().await;
+                    }
                     attempt += 1;
-                    YieldOnce::default().await;
                 }
                 Err(err) => return Err(err),
             }

@@ -43,6 +43,23 @@ pub trait IdentityStore: Send + Sync {
     /// a backend error when the store fails.
     async fn insert(&self, record: &IdentityRecord) -> Result<(), RegistryError>;
 
+    /// Stores several new records, for bulk provisioning and imports.
+    ///
+    /// The default inserts them one by one and stops at the first error, leaving the
+    /// records before it stored. Stores that can write a batch atomically override it
+    /// and store all of them or none.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::AlreadyExists`] naming a taken id (one in the batch twice
+    /// included); a backend error when the store fails.
+    async fn insert_many(&self, records: &[IdentityRecord]) -> Result<(), RegistryError> {
+        for record in records {
+            self.insert(record).await?;
+        }
+        Ok(())
+    }
+
     /// The record with this id, if any.
     ///
     /// # Errors

@@ -1,10 +1,12 @@
 //! Breach detection: repeated rejections of one identity trip a kill switch.
 //!
-//! Each identity has a violation log holding the times of its most recent rejections.
-//! When [`BreachPolicy::rejections`] of them fall within [`BreachPolicy::window`] the
-//! switch trips once and stays latched until the host clears it.
+//! Each identity has a violation count that is itself a token bucket: it holds
+//! `rejections - 1` units and earns them back at `rejections - 1` per window. Every
+//! rejection takes one unit; the rejection that finds the bucket empty trips the
+//! switch, once, and the switch stays latched until the host clears it. So a burst of
+//! `rejections` rejections trips it, and so does a steady stream of rejections faster
+//! than `rejections - 1` per window; one rejection now and then never does.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -12,7 +14,8 @@ use dashmap::DashMap;
 use nhi_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::quota::Layer;
+use crate::gcra;
+use crate::quota::{Layer, Quota};
 
 /// When repeated rejections of one identity count as a breach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,17 +72,29 @@ impl<F: Fn(&Breach) + Send + Sync> ProtectiveAction for F {
     }
 }
 
-/// The violation logs of every identity rejected recently.
+impl BreachPolicy {
+    /// The violation bucket: `rejections - 1` units, earned back at that many per
+    /// window; `None` when a single rejection trips the switch.
+    pub fn violation_quota(&self) -> Option<Quota> {
+        let units = NonZeroU32::new(self.rejections.get() - 1)?;
+        let window = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
+        let interval = window.div_ceil(u64::from(units.get())).max(1);
+        Some(Quota::from_parts(interval, units))
+    }
+}
+
+/// The violation counts of every identity rejected recently.
 #[derive(Debug, Default)]
 pub(crate) struct BreachDetector {
     policy: BreachPolicy,
-    logs: DashMap<Box<str>, ViolationLog>,
+    quota: Option<Quota>,
+    counts: DashMap<Box<str>, Violations>,
 }
 
-/// One identity's recent rejections, oldest first, and whether its switch has tripped.
+/// One identity's violation bucket, and whether its switch has tripped.
 #[derive(Debug, Default)]
-struct ViolationLog {
-    recent: VecDeque<u64>,
+struct Violations {
+    tat: u64,
     latched: bool,
 }
 
@@ -87,36 +102,30 @@ impl BreachDetector {
     pub(crate) fn new(policy: BreachPolicy) -> Self {
         Self {
             policy,
-            logs: DashMap::new(),
+            quota: policy.violation_quota(),
+            counts: DashMap::new(),
         }
     }
 
     /// Records a rejection of `identity` by `layer` at `now` (nanoseconds), and returns
     /// the breach if this rejection trips the switch.
     pub(crate) fn record(&self, identity: &str, layer: Layer, now: u64) -> Option<Breach> {
-        let mut log = match self.logs.get_mut(identity) {
-            Some(log) => log,
-            None => self.logs.entry(identity.into()).or_default(),
+        let mut count = match self.counts.get_mut(identity) {
+            Some(count) => count,
+            None => self.counts.entry(identity.into()).or_default(),
         };
-        if log.latched {
+        if count.latched {
+            return None;
+        }
+        if let Some(quota) = &self.quota
+            && let Ok(next) = gcra::evaluate(count.tat, quota, now, 1)
+        {
+            count.tat = next;
             return None;
         }
 
-        // Forget rejections that fell out of the window, then keep at most as many as
-        // it takes to trip.
-        let window = self.window_nanos();
-        let limit = usize::try_from(self.policy.rejections.get()).unwrap_or(usize::MAX);
-        log.recent.retain(|&at| now.saturating_sub(at) <= window);
-        log.recent.push_back(now);
-        while log.recent.len() > limit {
-            log.recent.pop_front();
-        }
-        if log.recent.len() < limit {
-            return None;
-        }
-
-        log.latched = true;
-        log.recent.clear();
+        count.latched = true;
+        count.tat = 0;
         Some(Breach {
             identity: identity.to_owned(),
             layer,
@@ -128,34 +137,24 @@ impl BreachDetector {
 
     /// Re-arms the switch of `identity` and forgets its past rejections.
     pub(crate) fn clear(&self, identity: &str) {
-        self.logs.remove(identity);
+        self.counts.remove(identity);
     }
 
     /// Whether the switch of `identity` has tripped and not been cleared.
     pub(crate) fn is_latched(&self, identity: &str) -> bool {
-        self.logs.get(identity).is_some_and(|log| log.latched)
+        self.counts.get(identity).is_some_and(|count| count.latched)
     }
 
-    /// Forgets logs with no rejection left in the window; latched logs are kept.
+    /// Forgets violation buckets that are full again; latched switches are kept.
     pub(crate) fn sweep(&self, now: u64) -> usize {
-        let window = self.window_nanos();
-        let before = self.logs.len();
-        self.logs.retain(|_, log| {
-            log.latched
-                || log
-                    .recent
-                    .back()
-                    .is_some_and(|&newest| now.saturating_sub(newest) <= window)
-        });
-        before.saturating_sub(self.logs.len())
+        let before = self.counts.len();
+        self.counts
+            .retain(|_, count| count.latched || count.tat > now);
+        before.saturating_sub(self.counts.len())
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.logs.len()
-    }
-
-    fn window_nanos(&self) -> u64 {
-        u64::try_from(self.policy.window.as_nanos()).unwrap_or(u64::MAX)
+        self.counts.len()
     }
 }
 
@@ -202,7 +201,25 @@ mod tests {
     }
 
     #[test]
-    fn sweep_keeps_latched_and_recent_logs() {
+    fn a_policy_of_one_rejection_trips_at_once() {
+        let detector = detector(1, 10);
+        assert!(detector.record("a", Layer::Identity, SECOND).is_some());
+    }
+
+    #[test]
+    fn a_steady_stream_faster_than_the_policy_trips() {
+        // 3 rejections per 10 s: 2 units, one earned back every 5 s.
+        let detector = detector(3, 10);
+        let tripped = (0..10).find(|step| {
+            detector
+                .record("a", Layer::Identity, step * 4 * SECOND)
+                .is_some()
+        });
+        assert_eq!(tripped, Some(6));
+    }
+
+    #[test]
+    fn sweep_keeps_latched_and_recent_counts() {
         let detector = detector(2, 10);
         detector.record("tripped", Layer::Identity, 0);
         detector.record("tripped", Layer::Identity, 0);

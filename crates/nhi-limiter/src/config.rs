@@ -35,6 +35,7 @@ pub(crate) fn parse(text: &str) -> Result<QuotaPlan, LimitError> {
             .map(|(layer, entry)| (layer, entry.0))
             .collect(),
         breach: file.breach,
+        shadow: file.shadow,
     })
 }
 
@@ -48,6 +49,8 @@ struct PlanFile {
     breach: BreachPolicy,
     #[serde(default)]
     layers: BTreeMap<Layer, LayerEntry>,
+    #[serde(default)]
+    shadow: bool,
 }
 
 /// A `[layers.NAME]` table, validated into a quota as it is read.
@@ -59,20 +62,56 @@ struct LayerEntry(Quota);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LayerFile {
-    rate: NonZeroU32,
-    #[serde(with = "nhi_core::duration_text")]
-    per: Duration,
+    rate: Option<NonZeroU32>,
+    #[serde(default, with = "optional_duration")]
+    per: Option<Duration>,
     burst: Option<NonZeroU32>,
+    #[serde(default)]
+    once: bool,
 }
 
 impl TryFrom<LayerFile> for LayerEntry {
     type Error = String;
 
     fn try_from(file: LayerFile) -> Result<Self, Self::Error> {
-        let burst = file.burst.unwrap_or(file.rate);
-        Quota::new(file.rate, file.per, burst)
-            .map(LayerEntry)
-            .map_err(|err| err.to_string())
+        match file {
+            LayerFile {
+                once: true,
+                rate: None,
+                per: None,
+                burst: None,
+            } => Ok(LayerEntry(Quota::once())),
+            LayerFile { once: true, .. } => {
+                Err("`once = true` stands alone: remove `rate`, `per` and `burst`".into())
+            }
+            LayerFile {
+                rate: Some(rate),
+                per: Some(per),
+                burst,
+                ..
+            } => Quota::new(rate, per, burst.unwrap_or(rate))
+                .map(LayerEntry)
+                .map_err(|err| err.to_string()),
+            _ => Err("a layer needs `rate` and `per` (and optionally `burst`), \
+                      or `once = true`"
+                .into()),
+        }
+    }
+}
+
+/// An optional duration written as text, such as `"1s"`.
+mod optional_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        nhi_core::parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -14,13 +14,37 @@ use std::time::Duration;
 
 use crate::quota::Quota;
 
-/// What charging a bucket did.
+/// One bucket: its theoretical arrival time, and a quota that overrides the layer's
+/// for this key alone.
+#[derive(Debug, Default)]
+pub(crate) struct Bucket {
+    pub(crate) tat: AtomicU64,
+    pub(crate) quota: Option<Quota>,
+}
+
+impl Bucket {
+    /// Whether forgetting this bucket at `now` would change no decision.
+    pub(crate) fn is_forgettable(&self, now: u64) -> bool {
+        self.quota.is_none() && self.tat.load(Ordering::Acquire) <= now
+    }
+}
+
+/// What charging (or inspecting) a bucket found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Charge {
-    /// The cost was taken; `remaining` whole units are left.
-    Taken { remaining: u32 },
-    /// The cost does not fit yet; it will after `wait`.
-    Refused { wait: Duration },
+    /// The cost fits (and was taken, unless this was an inspection); `remaining` whole
+    /// units are left after it, and the bucket is full again after `reset_after`.
+    Taken {
+        remaining: u32,
+        reset_after: Duration,
+    },
+    /// The cost does not fit yet; it will after `wait`. `remaining` and `reset_after`
+    /// describe the bucket as it is.
+    Refused {
+        wait: Duration,
+        remaining: u32,
+        reset_after: Duration,
+    },
 }
 
 /// Takes `cost` units from `bucket` at `now` if they fit, by compare-and-swap.
@@ -29,25 +53,22 @@ pub(crate) fn charge(bucket: &AtomicU64, quota: &Quota, now: u64, cost: u32) -> 
     loop {
         let next = match evaluate(current, quota, now, cost) {
             Ok(next) => next,
-            Err(wait) => return Charge::Refused { wait },
+            Err(wait) => return refused(current, quota, now, wait),
         };
 
         match bucket.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                return Charge::Taken {
-                    remaining: remaining(next, quota, now),
-                };
-            }
+            Ok(_) => return taken(next, quota, now),
             Err(actual) => current = actual,
         }
     }
 }
 
-/// How long until `cost` units would fit in `bucket`, without changing it.
-pub(crate) fn wait(bucket: &AtomicU64, quota: &Quota, now: u64, cost: u32) -> Duration {
-    evaluate(bucket.load(Ordering::Acquire), quota, now, cost)
-        .err()
-        .unwrap_or(Duration::ZERO)
+/// What [`charge`] would answer for a bucket at `tat`, without changing anything.
+pub(crate) fn inspect(tat: u64, quota: &Quota, now: u64, cost: u32) -> Charge {
+    match evaluate(tat, quota, now, cost) {
+        Ok(next) => taken(next, quota, now),
+        Err(wait) => refused(tat, quota, now, wait),
+    }
 }
 
 /// Gives back `cost` units taken by [`charge`], whatever was charged since.
@@ -58,13 +79,8 @@ pub(crate) fn refund(bucket: &AtomicU64, quota: &Quota, cost: u32) {
     });
 }
 
-/// Whether the bucket is full at `now`, so forgetting it changes nothing.
-pub(crate) fn is_full(bucket: &AtomicU64, now: u64) -> bool {
-    bucket.load(Ordering::Acquire) <= now
-}
-
 /// The new TAT if `cost` fits a bucket at `tat`, or how long until it would.
-fn evaluate(tat: u64, quota: &Quota, now: u64, cost: u32) -> Result<u64, Duration> {
+pub(crate) fn evaluate(tat: u64, quota: &Quota, now: u64, cost: u32) -> Result<u64, Duration> {
     let now = u128::from(now);
     let capacity = cost_nanos(quota, quota.burst());
     let next = u128::from(tat).max(now) + cost_nanos(quota, cost);
@@ -74,7 +90,25 @@ fn evaluate(tat: u64, quota: &Quota, now: u64, cost: u32) -> Result<u64, Duratio
     if ahead <= capacity {
         return Ok(saturate(next));
     }
+    if quota.never_refills() {
+        return Err(Duration::MAX);
+    }
     Err(Duration::from_nanos(saturate(ahead - capacity)))
+}
+
+fn taken(tat: u64, quota: &Quota, now: u64) -> Charge {
+    Charge::Taken {
+        remaining: remaining(tat, quota, now),
+        reset_after: reset_after(tat, quota, now),
+    }
+}
+
+fn refused(tat: u64, quota: &Quota, now: u64, wait: Duration) -> Charge {
+    Charge::Refused {
+        wait,
+        remaining: remaining(tat, quota, now),
+        reset_after: reset_after(tat, quota, now),
+    }
 }
 
 /// Whole units left in a bucket whose TAT is `tat` at `now`.
@@ -83,6 +117,15 @@ fn remaining(tat: u64, quota: &Quota, now: u64) -> u32 {
     let free = cost_nanos(quota, quota.burst()).saturating_sub(ahead);
     let units = free / u128::from(quota.interval_nanos());
     u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+/// How long until a bucket whose TAT is `tat` is full again.
+fn reset_after(tat: u64, quota: &Quota, now: u64) -> Duration {
+    match tat.saturating_sub(now) {
+        0 => Duration::ZERO,
+        _ if quota.never_refills() => Duration::MAX,
+        ahead => Duration::from_nanos(ahead),
+    }
 }
 
 /// The time it takes to earn `cost` units.
@@ -114,21 +157,32 @@ mod tests {
         let now = 100 * SECOND;
         assert_eq!(
             charge(&bucket, &quota, now, 1),
-            Charge::Taken { remaining: 2 }
+            Charge::Taken {
+                remaining: 2,
+                reset_after: Duration::from_millis(100)
+            }
         );
         assert_eq!(
             charge(&bucket, &quota, now, 1),
-            Charge::Taken { remaining: 1 }
+            Charge::Taken {
+                remaining: 1,
+                reset_after: Duration::from_millis(200)
+            }
         );
         assert_eq!(
             charge(&bucket, &quota, now, 1),
-            Charge::Taken { remaining: 0 }
+            Charge::Taken {
+                remaining: 0,
+                reset_after: Duration::from_millis(300)
+            }
         );
         let refused = charge(&bucket, &quota, now, 1);
         assert_eq!(
             refused,
             Charge::Refused {
-                wait: Duration::from_millis(100)
+                wait: Duration::from_millis(100),
+                remaining: 0,
+                reset_after: Duration::from_millis(300)
             }
         );
     }
@@ -167,6 +221,38 @@ mod tests {
     }
 
     #[test]
+    fn a_once_quota_allows_one_unit_and_never_refills() {
+        let quota = Quota::once();
+        let bucket = AtomicU64::new(0);
+        assert_eq!(
+            charge(&bucket, &quota, SECOND, 1),
+            Charge::Taken {
+                remaining: 0,
+                reset_after: Duration::MAX
+            }
+        );
+        let refused = charge(&bucket, &quota, 1_000_000 * SECOND, 1);
+        assert!(matches!(
+            refused,
+            Charge::Refused {
+                wait: Duration::MAX,
+                ..
+            }
+        ));
+        refund(&bucket, &quota, 1);
+        assert_eq!(bucket.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn inspecting_never_writes() {
+        let quota = quota(10, 2);
+        let bucket = AtomicU64::new(0);
+        let seen = inspect(bucket.load(Ordering::Acquire), &quota, SECOND, 1);
+        assert!(matches!(seen, Charge::Taken { remaining: 1, .. }));
+        assert_eq!(bucket.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
     fn times_near_the_end_of_the_clock_saturate() {
         let quota = quota(1, 1);
         let bucket = AtomicU64::new(0);
@@ -175,6 +261,9 @@ mod tests {
             Charge::Taken { .. }
         ));
         assert_eq!(bucket.load(Ordering::Acquire), u64::MAX);
-        assert_eq!(wait(&bucket, &quota, u64::MAX, 1), Duration::ZERO);
+        assert!(matches!(
+            inspect(bucket.load(Ordering::Acquire), &quota, u64::MAX, 1),
+            Charge::Taken { .. }
+        ));
     }
 }

@@ -131,18 +131,29 @@
 
 mod breach;
 mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod gcra;
+mod layers;
 mod limiter;
+mod live;
+#[cfg(feature = "tokio")]
+mod pacing;
 mod plan;
 mod quota;
 mod rate_limiter;
 mod request;
+mod stats;
+mod tally;
 
 pub use breach::{Breach, BreachPolicy, ProtectiveAction};
 pub use error::LimitError;
 pub use limiter::{Limiter, MAX_KEY_LEN};
+#[cfg(feature = "tokio")]
+pub use pacing::spawn_sweeper;
 pub use plan::QuotaPlan;
 pub use quota::{Layer, Quota, SeverityCosts};
 pub use rate_limiter::RateLimiter;
 pub use request::{LimitDecision, LimitRequest};
+pub use stats::LimitStats;

@@ -19,6 +19,8 @@ pub struct QuotaPlan {
     pub layers: BTreeMap<Layer, Quota>,
     /// When repeated rejections trip the kill switch.
     pub breach: BreachPolicy,
+    /// Shadow mode: count the requests that would be rejected, and allow them.
+    pub shadow: bool,
 }
 
 impl QuotaPlan {

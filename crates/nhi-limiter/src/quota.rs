@@ -13,6 +13,9 @@ use crate::error::LimitError;
 /// The fastest rate a bucket can earn units at: one unit per nanosecond.
 const MIN_INTERVAL_NANOS: u64 = 1;
 
+/// The interval of a quota that never refills ([`Quota::once`]).
+pub(crate) const NEVER_NANOS: u64 = u64::MAX;
+
 /// A validated rate and burst: `count` units are earned per period, and a full bucket
 /// holds `burst` units.
 ///
@@ -74,6 +77,21 @@ impl Quota {
         Self::capped(count, 60_000_000_000)
     }
 
+    /// One unit, never earned back: the quota of the [`Layer::Incident`] layer, which
+    /// lets one destructive action through per incident. The bucket is kept until the
+    /// incident is closed with [`Limiter::forget`](crate::Limiter::forget).
+    pub fn once() -> Self {
+        Self {
+            interval_nanos: NEVER_NANOS,
+            burst: NonZeroU32::MIN,
+        }
+    }
+
+    /// Whether units spent from this quota never come back ([`Quota::once`]).
+    pub fn never_refills(&self) -> bool {
+        self.interval_nanos == NEVER_NANOS
+    }
+
     /// The same rate with a bucket of `burst` units.
     #[must_use]
     pub fn with_burst(self, burst: NonZeroU32) -> Self {
@@ -93,6 +111,14 @@ impl Quota {
     /// The time it takes to earn one unit, in nanoseconds.
     pub(crate) fn interval_nanos(&self) -> u64 {
         self.interval_nanos
+    }
+
+    /// A quota from its stored parts.
+    pub(crate) fn from_parts(interval_nanos: u64, burst: NonZeroU32) -> Self {
+        Self {
+            interval_nanos,
+            burst,
+        }
     }
 
     /// A quota of `count` per `per_nanos`, its interval rounded up and at least 1 ns.
@@ -121,17 +147,32 @@ pub enum Layer {
     Endpoint,
     /// One bucket per class of incident being remediated.
     IncidentClass,
+    /// One bucket per incident, charged one unit by each destructive action and
+    /// nothing by reads and writes. With [`Quota::once`] it allows one destructive
+    /// action per incident.
+    Incident,
 }
 
 impl Layer {
     /// Every layer, in charging order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Identity,
         Self::Workflow,
         Self::Tenant,
         Self::Endpoint,
         Self::IncidentClass,
+        Self::Incident,
     ];
+
+    /// What a request of `severity` costs in this layer, given the plan's `costs`: the
+    /// incident layer counts destructive actions only, one unit each.
+    pub fn cost(self, costs: &SeverityCosts, severity: Severity) -> u32 {
+        match (self, severity) {
+            (Self::Incident, Severity::Destructive) => 1,
+            (Self::Incident, _) => 0,
+            _ => costs.cost(severity),
+        }
+    }
 
     /// The kebab-case name, as written in a plan: `identity`, `incident-class`, ...
     pub fn as_str(self) -> &'static str {
@@ -141,6 +182,7 @@ impl Layer {
             Self::Tenant => "tenant",
             Self::Endpoint => "endpoint",
             Self::IncidentClass => "incident-class",
+            Self::Incident => "incident",
         }
     }
 }

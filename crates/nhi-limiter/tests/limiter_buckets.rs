@@ -40,17 +40,19 @@ fn allowed(limiter: &Limiter, request: &LimitRequest<'_>) -> bool {
     limiter.check(request).unwrap().is_allowed()
 }
 
+/// Asserts an allowance with `remaining` units left, outside shadow mode.
+fn assert_allowed(decision: &LimitDecision, remaining: u32) {
+    assert!(decision.is_allowed(), "{decision:?}");
+    assert_eq!(decision.remaining(), remaining, "{decision:?}");
+    assert_eq!(decision.shadow_rejected(), None);
+}
+
 #[test]
 fn a_burst_is_allowed_then_the_next_request_is_rejected() {
     let (limiter, _clock) = limiter(10, 5);
     for expected_left in (0..5).rev() {
         let decision = limiter.check(&read("agent")).unwrap();
-        assert_eq!(
-            decision,
-            LimitDecision::Allowed {
-                remaining: expected_left
-            }
-        );
+        assert_allowed(&decision, expected_left);
     }
     let decision = limiter.check(&read("agent")).unwrap();
     assert_eq!(
@@ -59,6 +61,9 @@ fn a_burst_is_allowed_then_the_next_request_is_rejected() {
             layer: Layer::Identity,
             retry_after: Duration::from_millis(100),
             breach: None,
+            remaining: 0,
+            limit: 5,
+            reset_after: Duration::from_millis(500),
         }
     );
 }
@@ -116,14 +121,8 @@ fn severity_sets_the_cost() {
     let write = LimitRequest::new("agent", Severity::Write);
     let destructive = LimitRequest::new("agent", Severity::Destructive);
 
-    assert_eq!(
-        limiter.check(&write).unwrap(),
-        LimitDecision::Allowed { remaining: 15 }
-    );
-    assert_eq!(
-        limiter.check(&read("agent")).unwrap(),
-        LimitDecision::Allowed { remaining: 14 }
-    );
+    assert_allowed(&limiter.check(&write).unwrap(), 15);
+    assert_allowed(&limiter.check(&read("agent")).unwrap(), 14);
     let decision = limiter.check(&destructive).unwrap();
     assert_eq!(decision.retry_after(), Some(Duration::from_secs(6)));
 }
@@ -169,10 +168,7 @@ fn a_cost_above_the_burst_is_an_error_not_a_wait() {
     assert!(err.to_string().contains("never fit"), "{err}");
 
     // Nothing was charged, and waiting does not help.
-    assert_eq!(
-        limiter.check(&read("agent")).unwrap(),
-        LimitDecision::Allowed { remaining: 9 }
-    );
+    assert_allowed(&limiter.check(&read("agent")).unwrap(), 9);
     clock.advance(Duration::from_secs(3600));
     assert!(limiter.check(&destructive).is_err());
 }
@@ -276,11 +272,6 @@ fn keys_have_their_own_buckets() {
 fn a_plan_without_layers_allows_everything() {
     let limiter = Limiter::new(QuotaPlan::new(), clock());
     let decision = limiter.check(&read("agent")).unwrap();
-    assert_eq!(
-        decision,
-        LimitDecision::Allowed {
-            remaining: u32::MAX
-        }
-    );
+    assert_allowed(&decision, u32::MAX);
     assert_eq!(limiter.tracked_keys(), 0);
 }

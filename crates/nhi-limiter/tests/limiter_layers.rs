@@ -29,7 +29,7 @@ fn limiter(plan: QuotaPlan) -> (Limiter, Arc<ManualClock>) {
 
 fn remaining(decision: &LimitDecision) -> u32 {
     match decision {
-        LimitDecision::Allowed { remaining } => *remaining,
+        LimitDecision::Allowed { remaining, .. } => *remaining,
         LimitDecision::Rejected { .. } => panic!("rejected: {decision:?}"),
     }
 }
@@ -131,6 +131,9 @@ fn the_retry_time_covers_every_layer_not_only_the_first_to_reject() {
             layer: Layer::Endpoint,
             retry_after: Duration::from_secs(10),
             breach: None,
+            remaining: 0,
+            limit: 1,
+            reset_after: Duration::from_secs(10),
         }
     );
     clock.advance(Duration::from_secs(10));

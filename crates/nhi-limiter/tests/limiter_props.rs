@@ -155,10 +155,11 @@ proptest! {
                 let expected = Model::charge(layers, now);
                 let decision = limiter.check(&request).unwrap();
                 match expected {
-                    Ok(remaining) => prop_assert_eq!(
-                        decision,
-                        nhi_limiter::LimitDecision::Allowed { remaining }
-                    ),
+                    Ok((remaining, reset_after)) => {
+                        prop_assert!(decision.is_allowed());
+                        prop_assert_eq!(decision.remaining(), remaining);
+                        prop_assert_eq!(decision.reset_after(), reset_after);
+                    }
                     Err(wait) => prop_assert_eq!(decision.retry_after(), Some(wait)),
                 }
             }
@@ -174,8 +175,9 @@ struct Model {
 }
 
 impl Model {
-    /// Charges one unit to every layer or to none; the remaining units or the wait.
-    fn charge(layers: &mut [Model], now: u128) -> Result<u32, Duration> {
+    /// Charges one unit to every layer or to none; the remaining units and the time
+    /// until all are full, or the wait.
+    fn charge(layers: &mut [Model], now: u128) -> Result<(u32, Duration), Duration> {
         let capacity = |m: &Model| m.interval * u128::from(m.burst);
         let next: Vec<u128> = layers.iter().map(|m| m.tat.max(now) + m.interval).collect();
         let wait = layers
@@ -188,11 +190,16 @@ impl Model {
             return Err(Duration::from_nanos(u64::try_from(wait).unwrap()));
         }
         let mut remaining = u32::MAX;
+        let mut reset = 0;
         for (m, next) in layers.iter_mut().zip(next) {
             m.tat = next;
             let left = (capacity(m) - (next - now)) / m.interval;
             remaining = remaining.min(u32::try_from(left).unwrap());
+            reset = reset.max(next - now);
         }
-        Ok(remaining)
+        Ok((
+            remaining,
+            Duration::from_nanos(u64::try_from(reset).unwrap()),
+        ))
     }
 }

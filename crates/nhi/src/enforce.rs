@@ -141,14 +141,16 @@ impl ControlPlane {
             tenant: Some(record.tenant.as_str()),
             endpoint: Some(request.resource.as_str()),
             incident_class: request.context.incident_class.as_deref(),
+            incident: request.context.incident.as_ref().map(|i| i.as_str()),
             severity: request.severity,
         };
         let remaining = match inner.limiter.check(&limit_request).await? {
-            LimitDecision::Allowed { remaining } => remaining,
+            LimitDecision::Allowed { remaining, .. } => remaining,
             LimitDecision::Rejected {
                 layer,
                 retry_after,
                 breach,
+                ..
             } => {
                 inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let reason = format!("the {layer} quota is exhausted");

@@ -69,30 +69,35 @@
 
 #![forbid(unsafe_code)]
 
+mod algorithm;
 mod apikey;
 mod crypto;
 mod error;
 mod jwt;
 mod keys;
 mod mock;
+mod oauth;
 mod provider;
 mod random;
 mod revocation;
 mod rotation;
 mod secret;
 
+pub use algorithm::SignatureAlgorithm;
 pub use apikey::hasher::{MIN_HASH_KEY_BYTES, SecretHasher};
 pub use apikey::store::{ApiKeyRecord, ApiKeyStore, MemoryApiKeyStore};
 pub use apikey::{
     API_KEY_DEFAULT_LIFETIME, API_KEY_MAX_LIFETIME, API_KEY_PREFIX, ApiKeyConfig, ApiKeyProvider,
+    CLIENT_SECRET_PREFIX,
 };
 pub use crypto::{install_ring_crypto_provider, ring_crypto_provider};
 pub use error::CredentialError;
 pub use jwt::JwtProvider;
-pub use jwt::claims::MAX_TOKEN_BYTES;
 pub use jwt::config::{DEFAULT_LEEWAY, JwtConfig, MAX_LEEWAY};
-pub use keys::{KeyRing, SigningKey};
+pub use jwt::token::MAX_TOKEN_BYTES;
+pub use keys::{JwkSet, KeyRing, MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use mock::MockProvider;
+pub use oauth::{ClientCredentialsRequest, OAuthClientProvider, TokenResponse};
 pub use provider::{
     CredentialProvider, DEFAULT_LIFETIME, DEFAULT_MAX_LIFETIME, IssueRequest, IssuedCredential,
     Principal,

@@ -21,6 +21,9 @@ use store::{ApiKeyRecord, ApiKeyStore};
 /// The prefix of API keys unless configured otherwise.
 pub const API_KEY_PREFIX: &str = "nhik";
 
+/// The prefix of OAuth client secrets unless configured otherwise.
+pub const CLIENT_SECRET_PREFIX: &str = "nhic";
+
 /// How long an API key lives when the request does not say: 30 days.
 pub const API_KEY_DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -36,6 +39,16 @@ pub struct ApiKeyConfig {
     pub default_lifetime: Duration,
     /// Hard maximum lifetime; longer requests are capped.
     pub max_lifetime: Duration,
+}
+
+impl ApiKeyConfig {
+    /// The settings for OAuth client secrets: prefix `nhic`, the same lifetimes.
+    pub fn oauth_clients() -> Self {
+        Self {
+            prefix: CLIENT_SECRET_PREFIX.to_owned(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for ApiKeyConfig {

@@ -1,14 +1,17 @@
-//! [`JwtProvider`]: short-lived Ed25519-signed tokens, checked strictly.
+//! [`JwtProvider`]: short-lived signed tokens (EdDSA or ES256), checked strictly.
 
 pub(crate) mod claims;
 pub(crate) mod config;
+pub(crate) mod strict_json;
+pub(crate) mod token;
 
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use nhi_core::{CredentialId, CredentialKind, SharedClock, Timestamp};
+use serde_json::json;
 
 use crate::crypto::{ensure_crypto_provider, install_ring_crypto_provider};
 use crate::error::CredentialError;
@@ -17,17 +20,21 @@ use crate::provider::{CredentialProvider, IssueRequest, IssuedCredential, Princi
 use crate::random::random_hex;
 use crate::revocation::RevocationList;
 use crate::secret::CredentialSecret;
-use claims::{Audience, Claims, MAX_TOKEN_BYTES, precheck};
+use claims::{Actor, Audience, Claims};
 use config::JwtConfig;
+use token::MAX_TOKEN_BYTES;
 
-/// Issues and verifies EdDSA (Ed25519) JSON Web Tokens.
+/// Issues and verifies JSON Web Tokens signed with EdDSA (Ed25519) or ES256 (P-256),
+/// whichever the active key of its [`KeyRing`] is.
 ///
 /// Tokens carry `iss`, `sub` (the identity), `aud`, `exp`, `nbf`, `iat`, `jti` (the
 /// credential id, 128 random bits in hex), `scope` (space-separated), `tenant` and `env`,
 /// and name their signing key in the header's `kid`.
 ///
-/// Verification trusts nothing in the token it has not checked: the algorithm comes from
-/// the key (only `EdDSA`), the key must be in the [`KeyRing`], the issuer must match
+/// Verification trusts nothing in the token it has not checked: it refuses tokens over
+/// 8 KiB unread, duplicate JSON keys, `crit` headers; the key must be in the
+/// [`KeyRing`] and the algorithm comes from that key, never from the header (so `none`
+/// or `HS256` with a public key are refused); the issuer must match
 /// exactly, the audience must be named, every time claim must be present and is checked
 /// against the provider's clock with the configured leeway, and finally the `jti` must not
 /// be on the [`RevocationList`].
@@ -36,7 +43,6 @@ pub struct JwtProvider {
     keys: Arc<KeyRing>,
     revocations: Arc<dyn RevocationList>,
     clock: SharedClock,
-    validation: Validation,
 }
 
 impl JwtProvider {
@@ -62,7 +68,6 @@ impl JwtProvider {
             keys,
             revocations,
             clock,
-            validation: signature_only_validation(),
         })
     }
 
@@ -79,6 +84,72 @@ impl JwtProvider {
     /// The configuration.
     pub fn config(&self) -> &JwtConfig {
         &self.config
+    }
+
+    /// Makes a fresh key of the same algorithm active now; the old key keeps verifying
+    /// until [`JwtProvider::retire_expired_keys`] finds its last token expired.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError::Crypto`] when key generation fails.
+    pub fn rotate_keys(&self) -> Result<(), CredentialError> {
+        let algorithm = self.keys.active().algorithm();
+        let key = crate::keys::SigningKey::generate_for(algorithm)?;
+        self.keys.rotate_at(key, self.clock.now())
+    }
+
+    /// Retires previous keys whose last token has expired (rotated out more than the
+    /// maximum lifetime plus leeway ago); returns their ids.
+    pub fn retire_expired_keys(&self) -> Vec<String> {
+        let lifetime = self.config.max_lifetime.saturating_add(self.config.leeway);
+        self.keys.retire_expired(self.clock.now(), lifetime)
+    }
+
+    /// Issues a token for `request` that names `actor` in its `act` claim (RFC 8693):
+    /// the actor acts on behalf of the request's identity.
+    ///
+    /// # Errors
+    ///
+    /// As [`CredentialProvider::issue`].
+    pub(crate) async fn issue_acting(
+        &self,
+        request: &IssueRequest,
+        actor: Option<Actor>,
+    ) -> Result<IssuedCredential, CredentialError> {
+        crate::crypto::ensure_crypto_provider()?;
+        let mut claims = self.claims_for(request, self.clock.now())?;
+        claims.act = actor;
+        let credential_id =
+            CredentialId::new(&claims.jti).map_err(|_| CredentialError::Crypto {
+                reason: "a random credential id was not a valid id",
+            })?;
+        let token = self.sign(&claims)?;
+        Ok(IssuedCredential {
+            credential_id,
+            kind: CredentialKind::Jwt,
+            secret: CredentialSecret::new(token),
+            issued_at: Timestamp::from_unix_secs(claims.iat),
+            expires_at: Timestamp::from_unix_secs(claims.exp),
+        })
+    }
+
+    /// Signs `claims` with the active key, naming it in the header.
+    fn sign(&self, claims: &Claims) -> Result<String, CredentialError> {
+        let key = self.keys.active();
+        let header = json!({"alg": key.algorithm().as_str(), "typ": "JWT", "kid": key.kid()});
+        let mut token = format!("{}.{}", base64_json(&header)?, base64_json(claims)?);
+        let signature = key.sign(token.as_bytes())?;
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(CredentialError::InvalidRequest {
+                reason: format!(
+                    "the token would exceed {MAX_TOKEN_BYTES} bytes: ask for fewer scopes"
+                ),
+            });
+        }
+        Ok(token)
     }
 
     /// The claims a request asks for, issued now.
@@ -113,6 +184,7 @@ impl JwtProvider {
             scope: (!request.scopes.is_empty()).then(|| request.scopes.join(" ")),
             tenant: Some(request.tenant.to_string()),
             env: Some(request.environment.to_string()),
+            act: None,
         })
     }
 }
@@ -124,34 +196,7 @@ impl CredentialProvider for JwtProvider {
     }
 
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedCredential, CredentialError> {
-        ensure_crypto_provider()?;
-        let claims = self.claims_for(request, self.clock.now())?;
-        let credential_id =
-            CredentialId::new(&claims.jti).map_err(|_| CredentialError::Crypto {
-                reason: "a random credential id was not a valid id",
-            })?;
-
-        // Sign with the active key, naming it in the header.
-        let key = self.keys.active();
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid().to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, key.encoding_key())
-            .map_err(|source| CredentialError::Token { source })?;
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(CredentialError::InvalidRequest {
-                reason: format!(
-                    "the token would exceed {MAX_TOKEN_BYTES} bytes: ask for fewer scopes"
-                ),
-            });
-        }
-
-        Ok(IssuedCredential {
-            credential_id,
-            kind: CredentialKind::Jwt,
-            secret: CredentialSecret::new(token),
-            issued_at: Timestamp::from_unix_secs(claims.iat),
-            expires_at: Timestamp::from_unix_secs(claims.exp),
-        })
+        self.issue_acting(request, None).await
     }
 
     async fn verify(&self, presented: &CredentialSecret) -> Result<Principal, CredentialError> {
@@ -159,16 +204,20 @@ impl CredentialProvider for JwtProvider {
         let token = presented.expose_secret();
 
         // Shape and header first, then the signature with the key the header names.
-        let kid = precheck(token)?;
+        let compact = token::split(token)?;
+        let kid = compact
+            .kid
+            .as_deref()
+            .ok_or_else(|| CredentialError::malformed("the header names no key id"))?;
         let key = self
             .keys
-            .find(&kid)
+            .find(kid)
             .ok_or_else(|| CredentialError::UnknownKey {
-                kid: crate::error::clip(&kid),
+                kid: crate::error::clip(kid),
             })?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key.decoding_key(), &self.validation)
-            .map_err(decode_error)?
-            .claims;
+        token::check_signature(&compact, key.verifying_key())?;
+        let claims: Claims = serde_json::from_value(token::payload_json(&compact)?)
+            .map_err(|err| CredentialError::malformed(format!("claims: {err}")))?;
 
         // The claims, against our clock, then the revocation list.
         let now = self.clock.now();
@@ -195,31 +244,10 @@ impl fmt::Debug for JwtProvider {
     }
 }
 
-/// `jsonwebtoken` checks only the signature and the algorithm; every claim is checked by
-/// this crate against its own clock, because that library reads the system time.
-fn signature_only_validation() -> Validation {
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.leeway = 0;
-    validation
-}
-
-/// Sorts a `jsonwebtoken` failure into a refusal of the token or a library failure.
-fn decode_error(err: jsonwebtoken::errors::Error) -> CredentialError {
-    match err.kind() {
-        ErrorKind::InvalidSignature => CredentialError::BadSignature,
-        ErrorKind::Json(json) => CredentialError::malformed(format!("claims: {json}")),
-        ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
-            CredentialError::malformed("the token is not valid base64url JSON")
-        }
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-            CredentialError::UnsupportedAlgorithm {
-                alg: "(not EdDSA)".to_owned(),
-            }
-        }
-        _ => CredentialError::Token { source: err },
-    }
+/// `value` as JSON, base64url without padding.
+fn base64_json<T: serde::Serialize>(value: &T) -> Result<String, CredentialError> {
+    let json = serde_json::to_vec(value).map_err(|_| CredentialError::Crypto {
+        reason: "claims could not be written as JSON",
+    })?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
 }

@@ -21,10 +21,14 @@
 //!   cases nothing from line k on can be trusted;
 //! - when the first line's `prev` is not 64 zeros, line 1 is named.
 //!
+//! A log rotated into segments (`audit.jsonl`, `audit.jsonl.000002`, ...) is one chain:
+//! the first record of a segment continues the sequence and `prev` of the segment before.
+//!
 //! What the file alone cannot show: a change to the last line, or the removal of lines
 //! at the end, leaves a chain that still holds. Keep [`ChainSummary::head`] and
-//! [`ChainSummary::records`] somewhere else (another system, a signed note) and compare
-//! them; that outside copy is the anchor.
+//! [`ChainSummary::records`] somewhere else and compare them: signed
+//! [`Checkpoint`](crate::Checkpoint)s do this, and [`verify_log`](crate::verify_log)
+//! checks them.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -36,6 +40,7 @@ use serde::Deserialize;
 
 use crate::error::{AuditError, ChainFault};
 use crate::event::AuditEvent;
+use crate::segment::later_segments;
 
 /// The longest line, in bytes without its `\n`, that is written or accepted.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -61,9 +66,7 @@ pub struct ChainSummary {
 /// [`AuditError::ChainBroken`] naming the first bad line (see the module docs for the
 /// rule), or [`AuditError::Io`] when the file cannot be read.
 pub fn verify_chain(path: impl AsRef<Path>) -> Result<ChainSummary, AuditError> {
-    let path = path.as_ref();
-    let file = File::open(path).map_err(|source| io_error("open", path, source))?;
-    scan(BufReader::new(file), path, |_| {})
+    scan_log(path.as_ref(), |_| {})
 }
 
 /// Checks the hash chain of the audit file at `path` and returns its events, oldest
@@ -73,11 +76,23 @@ pub fn verify_chain(path: impl AsRef<Path>) -> Result<ChainSummary, AuditError> 
 ///
 /// As [`verify_chain`].
 pub fn read_chain(path: impl AsRef<Path>) -> Result<Vec<AuditEvent>, AuditError> {
-    let path = path.as_ref();
-    let file = File::open(path).map_err(|source| io_error("open", path, source))?;
     let mut events = Vec::new();
-    scan(BufReader::new(file), path, |event| events.push(event))?;
+    scan_log(path.as_ref(), |event| events.push(event))?;
     Ok(events)
+}
+
+/// Scans the log at `path` and every later segment of it, as one chain.
+pub(crate) fn scan_log(
+    path: &Path,
+    mut visit: impl FnMut(AuditEvent),
+) -> Result<ChainSummary, AuditError> {
+    let file = File::open(path).map_err(|source| io_error("open", path, source))?;
+    let mut summary = scan(BufReader::new(file), path, &mut visit)?;
+    for (_, segment) in later_segments(path)? {
+        let file = File::open(&segment).map_err(|source| io_error("open", &segment, source))?;
+        summary = scan_from(BufReader::new(file), &segment, summary, &mut visit)?;
+    }
+    Ok(summary)
 }
 
 /// One record as read back from a line.
@@ -91,14 +106,25 @@ struct RecordLine {
 
 /// Reads every line of `reader`, checks the chain, and hands each event to `visit`.
 pub(crate) fn scan(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     path: &Path,
-    mut visit: impl FnMut(AuditEvent),
+    visit: impl FnMut(AuditEvent),
 ) -> Result<ChainSummary, AuditError> {
-    let mut summary = ChainSummary {
+    let start = ChainSummary {
         records: 0,
         head: GENESIS_PREV.to_owned(),
     };
+    scan_from(reader, path, start, visit)
+}
+
+/// As [`scan`], continuing a chain that already holds `summary` (a later segment).
+/// Line numbers in errors count records from the start of the whole chain.
+pub(crate) fn scan_from(
+    mut reader: impl BufRead,
+    path: &Path,
+    mut summary: ChainSummary,
+    mut visit: impl FnMut(AuditEvent),
+) -> Result<ChainSummary, AuditError> {
     let mut buf = Vec::new();
 
     loop {
@@ -155,6 +181,7 @@ pub(crate) fn line_hash(content: &[u8]) -> String {
 }
 
 /// Builds the bytes of one record line (without its `\n`) from an event's JSON.
+#[cfg(test)]
 pub(crate) fn compose_line(seq: u64, prev: &str, event_json: &[u8]) -> Vec<u8> {
     let head = format!("{{\"seq\":{seq},\"prev\":\"{prev}\",\"event\":");
     let mut line = Vec::with_capacity(head.len() + event_json.len() + 1);

@@ -58,6 +58,59 @@ pub enum AuditError {
     /// further records are refused rather than risk a broken chain.
     #[error("audit sink stopped after an earlier write failed; reopen the file to verify it")]
     SinkStopped,
+    /// A key for the keyed hash of secrets was too short.
+    #[error("the audit key has {bytes} bytes but needs at least {min}; generate 32 random bytes")]
+    WeakKey {
+        /// How many bytes were given.
+        bytes: usize,
+        /// The fewest accepted.
+        min: usize,
+    },
+    /// A secret given to the scrubber was too short to search for without matching
+    /// ordinary text.
+    #[error("a secret to scrub must have at least {min} bytes")]
+    SecretTooShort {
+        /// The fewest accepted.
+        min: usize,
+    },
+    /// A text was expected to be a redacted value, `hmac-sha256:` and 64 hex digits.
+    #[error("expected `hmac-sha256:` followed by 64 hex digits")]
+    NotRedacted,
+    /// A checkpoint signing key could not be read or made.
+    #[error("the checkpoint key is not a valid Ed25519 PKCS#8 document: {reason}")]
+    BadCheckpointKey {
+        /// What the crypto library said.
+        reason: String,
+    },
+    /// A checkpoint store refused or failed to keep a checkpoint; its error is the source.
+    #[error("the checkpoint store failed; check the store and retry")]
+    CheckpointStore {
+        /// The store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A fail-closed buffered sink's queue is full, so the event was not taken.
+    #[error(
+        "the audit queue is full ({capacity} events); the event was not recorded, retry later or stop"
+    )]
+    QueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// A buffered sink was created outside a Tokio runtime, which its worker needs.
+    #[error("a buffered audit sink needs a Tokio runtime; create it inside one")]
+    NoRuntime,
+    /// A fan-out did not reach as many sinks as its rule requires.
+    #[error("audit fan-out stored the event in {stored} sinks but {required} are required")]
+    FanOutShort {
+        /// How many sinks stored the event.
+        stored: usize,
+        /// How many had to.
+        required: usize,
+        /// The first failure, with its source.
+        #[source]
+        first_failure: Option<Box<AuditError>>,
+    },
 }
 
 /// What is wrong with the line named by [`AuditError::ChainBroken`].

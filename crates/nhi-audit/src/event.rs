@@ -91,6 +91,9 @@ pub struct AuditEvent {
     /// The incident the action was taken for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<IncidentId>,
+    /// The change ticket the action was made under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_ticket: Option<String>,
     /// Abuse signals raised with this event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<Anomaly>,
@@ -100,7 +103,10 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// The schema version this crate writes.
-    pub const SCHEMA_VERSION: u16 = 1;
+    ///
+    /// Version 2 added `change_ticket` and the `audit.*` kinds; version 1 events still
+    /// read.
+    pub const SCHEMA_VERSION: u16 = 2;
 
     /// An event of `kind` at `time`, described by `message`, with every optional field
     /// unset.
@@ -124,6 +130,7 @@ impl AuditEvent {
             approval: None,
             correlation_id: None,
             incident_id: None,
+            change_ticket: None,
             anomalies: Vec::new(),
             message: message.into(),
         }
@@ -240,6 +247,12 @@ impl AuditEvent {
         self
     }
 
+    /// Sets the change ticket the action was made under.
+    pub fn change_ticket(mut self, ticket: impl Into<String>) -> Self {
+        self.change_ticket = Some(ticket.into());
+        self
+    }
+
     /// Adds an abuse signal; adding the same one twice keeps one.
     pub fn anomaly(mut self, anomaly: Anomaly) -> Self {
         if !self.anomalies.contains(&anomaly) {
@@ -272,7 +285,7 @@ mod tests {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
         assert_eq!(json["kind"], "identity.provisioned");
-        assert_eq!(json["version"], 1);
+        assert_eq!(json["version"], 2);
     }
 
     #[test]

@@ -50,11 +50,19 @@ pub enum EventKind {
     /// (`reconcile.finding`).
     #[serde(rename = "reconcile.finding")]
     ReconcileFinding,
+    /// The audit log was reopened; after a crash it also says how many bytes of a torn
+    /// last record were cut (`audit.restarted`).
+    #[serde(rename = "audit.restarted")]
+    AuditRestarted,
+    /// A fail-open buffer dropped events and says exactly how many, signed
+    /// (`audit.gap`).
+    #[serde(rename = "audit.gap")]
+    AuditGap,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::IdentityProvisioned,
         Self::IdentityImported,
         Self::IdentityApproved,
@@ -68,6 +76,8 @@ impl EventKind {
         Self::ApprovalConsumed,
         Self::AnomalyDetected,
         Self::ReconcileFinding,
+        Self::AuditRestarted,
+        Self::AuditGap,
     ];
 
     /// The dotted name written in events, such as `access.decided`.
@@ -86,6 +96,8 @@ impl EventKind {
             Self::ApprovalConsumed => "approval.consumed",
             Self::AnomalyDetected => "anomaly.detected",
             Self::ReconcileFinding => "reconcile.finding",
+            Self::AuditRestarted => "audit.restarted",
+            Self::AuditGap => "audit.gap",
         }
     }
 }
@@ -114,11 +126,13 @@ pub enum Anomaly {
     OutOfPolicyTarget,
     /// A credential failed verification (bad signature, wrong audience, malformed).
     InvalidCredential,
+    /// A burst of requests far above the identity's usual rate.
+    Burst,
 }
 
 impl Anomaly {
     /// Every anomaly, in declaration order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::UnknownTarget,
         Self::LimitBreach,
         Self::RevokedCredentialUsed,
@@ -126,6 +140,7 @@ impl Anomaly {
         Self::KillSwitchTripped,
         Self::OutOfPolicyTarget,
         Self::InvalidCredential,
+        Self::Burst,
     ];
 
     /// The kebab-case name written in events, such as `limit-breach`.
@@ -138,6 +153,7 @@ impl Anomaly {
             Self::KillSwitchTripped => "kill-switch-tripped",
             Self::OutOfPolicyTarget => "out-of-policy-target",
             Self::InvalidCredential => "invalid-credential",
+            Self::Burst => "burst",
         }
     }
 }

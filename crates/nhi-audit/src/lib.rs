@@ -52,16 +52,34 @@
 
 #![forbid(unsafe_code)]
 
+mod buffer;
 pub mod chain;
+mod checkpoint;
+mod encoder;
 mod error;
 mod event;
+mod fanout;
 mod file;
 mod kind;
+pub mod ocsf;
+mod redact;
+mod segment;
 mod sink;
+pub mod verify;
 
+pub use buffer::{BufferStats, BufferedSink, Overflow, verify_gap};
 pub use chain::{ChainSummary, MAX_LINE_BYTES, read_chain, verify_chain};
+pub use checkpoint::{
+    Checkpoint, CheckpointKey, CheckpointPublicKey, CheckpointStore, FileCheckpointStore,
+    MemoryCheckpointStore,
+};
+pub use encoder::ChainEncoder;
 pub use error::{AuditError, ChainFault};
 pub use event::{ApprovalRecord, AuditEvent, DecisionRecord};
-pub use file::JsonlFileSink;
+pub use fanout::{FanOutSink, MIRROR_TARGET, Require, TracingMirror};
+pub use file::{FileSinkOptions, JsonlFileSink, Recovery};
 pub use kind::{Anomaly, EventKind};
+pub use ocsf::{export_ocsf, to_ocsf};
+pub use redact::{AuditKey, Redacted, RedactingSink, Scrubber};
 pub use sink::{AuditSink, MemorySink, Receipt};
+pub use verify::{Finding, LogReport, verify_log};

@@ -28,7 +28,7 @@ fn every_kind_round_trips_with_every_field_set() {
 fn the_json_form_uses_the_documented_names() {
     let event = full_event(EventKind::AccessDecided, 0);
     let value = serde_json::to_value(&event).unwrap();
-    assert_eq!(value["version"], 1);
+    assert_eq!(value["version"], 2);
     assert_eq!(value["kind"], "access.decided");
     assert_eq!(value["time"], "2023-11-14T22:13:20Z");
     assert_eq!(value["credential_id"], "cred-0001");

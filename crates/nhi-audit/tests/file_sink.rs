@@ -42,7 +42,7 @@ async fn writes_one_chained_record_per_line() {
 }
 
 #[tokio::test]
-async fn reopening_continues_the_chain() {
+async fn reopening_continues_the_chain_after_a_restart_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     write_events(&path, 3).await;
@@ -50,7 +50,11 @@ async fn reopening_continues_the_chain() {
 
     let sink = JsonlFileSink::open(&path).await.unwrap();
     assert_eq!(sink.path(), path);
-    for n in 4..=6 {
+    let recovery = sink.recovery();
+    assert_eq!(recovery.records, 3);
+    assert_eq!(recovery.cut_bytes, 0);
+    assert_eq!(recovery.restart_seq, Some(4));
+    for n in 5..=7 {
         assert_eq!(sink.record(&small_event(n)).await.unwrap().sequence, n);
     }
     drop(sink);
@@ -58,11 +62,17 @@ async fn reopening_continues_the_chain() {
     let text = std::fs::read_to_string(&path).unwrap();
     let fourth: Value = serde_json::from_str(text.lines().nth(3).unwrap()).unwrap();
     assert_eq!(fourth["prev"], first_run.head.as_str());
+    assert_eq!(fourth["event"]["kind"], "audit.restarted");
+    assert_eq!(fourth["event"]["after"]["records_before"], 3);
 
-    assert_eq!(verify_chain(&path).unwrap().records, 6);
+    assert_eq!(verify_chain(&path).unwrap().records, 7);
     let events = read_chain(&path).unwrap();
-    let expected: Vec<AuditEvent> = (1..=6).map(small_event).collect();
-    assert_eq!(events, expected);
+    let ours: Vec<AuditEvent> = events
+        .into_iter()
+        .filter(|e| e.kind != EventKind::AuditRestarted)
+        .collect();
+    let expected: Vec<AuditEvent> = [1, 2, 3, 5, 6, 7].into_iter().map(small_event).collect();
+    assert_eq!(ours, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

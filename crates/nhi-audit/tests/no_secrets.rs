@@ -122,6 +122,7 @@ fn an_event_has_exactly_the_documented_fields_and_none_for_secrets() {
         "approval",
         "correlation_id",
         "incident_id",
+        "change_ticket",
         "anomalies",
         "message",
     ];

@@ -219,21 +219,29 @@ async fn a_tampered_file_is_not_opened_for_appending() {
 }
 
 #[tokio::test]
-async fn a_torn_file_is_not_opened_for_appending() {
-    let (_dir, path, _) = five_records().await;
+async fn a_torn_file_is_cut_back_and_marked_on_open() {
+    let (_dir, path, lines) = five_records().await;
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
-    let opened = JsonlFileSink::open(&path).await;
-    assert!(
-        matches!(
-            opened,
-            Err(AuditError::ChainBroken {
-                line: 5,
-                reason: ChainFault::TornLastLine
-            })
-        ),
-        "{opened:?}"
+    assert_eq!(broken_at(&path), (5, ChainFault::TornLastLine));
+
+    let sink = JsonlFileSink::open(&path).await.unwrap();
+    let recovery = sink.recovery();
+    assert_eq!(recovery.records, 4);
+    assert_eq!(recovery.cut_bytes, lines[4].len() as u64 + 1 - 10);
+    assert_eq!(recovery.restart_seq, Some(5));
+    drop(sink);
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        kept[..4],
+        lines[..4].iter().map(String::as_str).collect::<Vec<_>>()[..]
     );
+    let marker: serde_json::Value = serde_json::from_str(kept[4]).unwrap();
+    assert_eq!(marker["event"]["kind"], "audit.restarted");
+    assert_eq!(marker["event"]["after"]["cut_bytes"], recovery.cut_bytes);
+    assert_eq!(verify_chain(&path).unwrap().records, 5);
 }
 
 #[tokio::test]

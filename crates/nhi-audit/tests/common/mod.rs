@@ -42,6 +42,7 @@ pub fn full_event(kind: EventKind, n: u64) -> AuditEvent {
     )
     .correlation(CorrelationId::new("req-7f3a").unwrap())
     .incident(IncidentId::new("inc-2024-0042").unwrap())
+    .change_ticket("CHG-1042")
     .anomaly(Anomaly::LimitBreach)
 }
 

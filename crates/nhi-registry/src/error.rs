@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use nhi_core::{IdentityId, RiskTier, Timestamp, format_duration};
+use nhi_core::{Environment, IdentityId, RiskTier, TenantId, Timestamp, format_duration};
 
 use crate::record::ApproverRole;
 use crate::state::LifecycleState;
@@ -72,6 +72,42 @@ pub enum RegistryError {
     MissingOwner {
         /// The identity.
         id: IdentityId,
+    },
+    /// The identity's tier needs a named person who answers for it.
+    #[error("identity `{id}` is `{tier}` risk and names no accountable person: set `owner.person`")]
+    MissingAccountablePerson {
+        /// The identity.
+        id: IdentityId,
+        /// Its risk tier.
+        tier: RiskTier,
+    },
+    /// The named accountable person is not acceptable.
+    #[error("the accountable person `{person}` of identity `{id}` is not acceptable: {reason}")]
+    InvalidAccountablePerson {
+        /// The identity.
+        id: IdentityId,
+        /// The name given (shortened when long).
+        person: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The id belongs to an identity in another tenant or environment; an identity is
+    /// never shared across those boundaries.
+    #[error(
+        "identity `{id}` belongs to tenant `{existing_tenant}` in `{existing_environment}` and \
+         cannot be used in tenant `{tenant}` in `{environment}`: register a separate identity"
+    )]
+    CrossBoundaryReuse {
+        /// The identity.
+        id: IdentityId,
+        /// The tenant it belongs to.
+        existing_tenant: TenantId,
+        /// The environment it belongs to.
+        existing_environment: Environment,
+        /// The tenant asked for.
+        tenant: TenantId,
+        /// The environment asked for.
+        environment: Environment,
     },
     /// Provisioning needs a purpose.
     #[error("identity `{id}` has no purpose: say in one sentence what it is for")]

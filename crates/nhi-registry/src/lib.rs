@@ -31,7 +31,7 @@
 //!     .provision(NewIdentity {
 //!         id: "restart-agent".parse()?,
 //!         kind: IdentityKind::AiAgent,
-//!         owner: Some(Owner { team: "platform".parse()?, person: None }),
+//!         owner: Some(Owner { team: "platform".parse()?, person: Some("alice".into()) }),
 //!         purpose: Some("Restarts unhealthy payment pods during incidents.".into()),
 //!         environment: "production".parse()?,
 //!         tenant: "acme".parse()?,
@@ -67,6 +67,7 @@
 
 #![forbid(unsafe_code)]
 
+mod approvals;
 mod cache;
 mod change;
 #[cfg(any(test, feature = "conformance"))]

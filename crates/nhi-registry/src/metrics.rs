@@ -39,6 +39,17 @@ pub struct RegistryMetrics {
     /// The longest time since a credential was last renewed, in whole seconds.
     #[serde(with = "nhi_core::duration_text")]
     pub max_credential_age: Duration,
+    /// How many identities reached their planned decommission date (the trigger).
+    pub decommissions_due: usize,
+    /// How many of those still have live credentials (not yet disabled).
+    pub decommissions_overdue: usize,
+    /// The mean time from the planned decommission date to the credentials being dead
+    /// (disabling), in whole seconds; overdue identities count with their delay so far.
+    #[serde(with = "nhi_core::duration_text")]
+    pub mean_decommission_lag: Duration,
+    /// The longest such time.
+    #[serde(with = "nhi_core::duration_text")]
+    pub max_decommission_lag: Duration,
 }
 
 impl Registry {
@@ -75,10 +86,11 @@ fn compute(records: &[IdentityRecord], now: Timestamp) -> RegistryMetrics {
         .iter()
         .map(|r| now.duration_since(r.credential_renewed_at()).as_secs())
         .collect();
-    let total_age: u128 = ages.iter().map(|&age| u128::from(age)).sum();
-    let mean_age = total_age
-        .checked_div(ages.len() as u128)
-        .map_or(0, |mean| u64::try_from(mean).unwrap_or(u64::MAX));
+    let lags: Vec<(u64, bool)> = records
+        .iter()
+        .filter_map(|r| decommission_lag(r, now))
+        .collect();
+    let lag_secs: Vec<u64> = lags.iter().map(|(lag, _)| *lag).collect();
 
     RegistryMetrics {
         at: now,
@@ -91,9 +103,39 @@ fn compute(records: &[IdentityRecord], now: Timestamp) -> RegistryMetrics {
         rotation_compliance: share(&live, |r| {
             now.duration_since(r.credential_renewed_at()) <= r.rotation_interval
         }),
-        mean_credential_age: Duration::from_secs(mean_age),
+        mean_credential_age: Duration::from_secs(mean(&ages)),
         max_credential_age: Duration::from_secs(ages.iter().copied().max().unwrap_or(0)),
+        decommissions_due: lags.len(),
+        decommissions_overdue: lags.iter().filter(|(_, overdue)| *overdue).count(),
+        mean_decommission_lag: Duration::from_secs(mean(&lag_secs)),
+        max_decommission_lag: Duration::from_secs(lag_secs.iter().copied().max().unwrap_or(0)),
     }
+}
+
+/// For an identity whose planned decommission date has come: the seconds from that date
+/// to its disabling (or to `now` when it is still not disabled), and whether it is
+/// still not disabled. Disabled ahead of the date counts as no delay.
+fn decommission_lag(record: &IdentityRecord, now: Timestamp) -> Option<(u64, bool)> {
+    let due = record.decommission_at.filter(|due| *due <= now)?;
+    let killed = record.disabled_at.or_else(|| {
+        record
+            .state
+            .is_decommissioned()
+            .then_some(record.state_changed_at)
+    });
+    let lag = match killed {
+        Some(at) => (at.duration_since(due).as_secs(), false),
+        None => (now.duration_since(due).as_secs(), true),
+    };
+    Some(lag)
+}
+
+/// The mean of `values`, 0 when there are none.
+fn mean(values: &[u64]) -> u64 {
+    let total: u128 = values.iter().map(|&v| u128::from(v)).sum();
+    total
+        .checked_div(values.len() as u128)
+        .map_or(0, |mean| u64::try_from(mean).unwrap_or(u64::MAX))
 }
 
 /// The share of `records` matching `test`; `0.0` when there are none.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use nhi_core::{IdentityId, Timestamp};
+use nhi_core::{IdentityId, RiskTier, Timestamp};
 
 use crate::error::{RegistryError, clip};
 use crate::limits::TierLimits;
@@ -12,6 +12,9 @@ use crate::state::LifecycleState;
 
 /// The longest purpose accepted, in characters.
 const MAX_PURPOSE_CHARS: usize = 200;
+
+/// The longest accountable person's name accepted, in bytes.
+const MAX_PERSON_LEN: usize = 128;
 
 impl Registry {
     /// Registers a new identity after checking it against the provisioning guards.
@@ -28,11 +31,46 @@ impl Registry {
     /// [`RegistryError::CredentialLifetimeTooLong`],
     /// [`RegistryError::RotationIntervalTooLong`], [`RegistryError::MalformedScope`],
     /// [`RegistryError::ScopeOutsideAllowedSystems`], [`RegistryError::AlreadyExists`]
-    /// and [`RegistryError::IdReused`]; store errors as they come.
+    /// [`RegistryError::IdReused`], [`RegistryError::CrossBoundaryReuse`],
+    /// [`RegistryError::MissingAccountablePerson`] and
+    /// [`RegistryError::InvalidAccountablePerson`]; store errors as they come.
     pub async fn provision(&self, new: NewIdentity) -> Result<IdentityRecord, RegistryError> {
         let record = self.provisioned_record(new)?;
         self.insert_fresh(&record).await?;
         Ok(record)
+    }
+
+    /// Provisions many identities at once, for onboarding an estate: every request is
+    /// checked against the guards first, then all are stored with one
+    /// [`IdentityStore::insert_many`] call.
+    ///
+    /// Nothing is stored when a request breaks a guard. When an id is taken, stores
+    /// that write batches atomically (SQLite, PostgreSQL) store nothing either.
+    ///
+    /// # Errors
+    ///
+    /// The first broken guard, in request order, and the errors of
+    /// [`Registry::provision`] for a taken id.
+    ///
+    /// [`IdentityStore::insert_many`]: crate::IdentityStore::insert_many
+    pub async fn provision_many(
+        &self,
+        requests: Vec<NewIdentity>,
+    ) -> Result<Vec<IdentityRecord>, RegistryError> {
+        let records = requests
+            .into_iter()
+            .map(|new| self.provisioned_record(new))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.store().insert_many(&records).await {
+            Err(RegistryError::AlreadyExists { id }) => {
+                let requested = records.iter().find(|r| r.id == id);
+                match (self.store().get(&id).await?, requested) {
+                    (Some(existing), Some(requested)) => Err(taken(existing, requested)),
+                    _ => Err(RegistryError::AlreadyExists { id }),
+                }
+            }
+            other => other.map(|()| records),
+        }
     }
 
     /// Registers an identity that already exists in the estate, found by inventory.
@@ -66,8 +104,9 @@ impl Registry {
     /// # Errors
     ///
     /// [`RegistryError::NotFound`] for `old`, [`RegistryError::Decommissioned`] when it is
-    /// disabled or further, [`RegistryError::AlreadySuperseded`], and the errors of
-    /// [`Registry::provision`].
+    /// disabled or further, [`RegistryError::AlreadySuperseded`],
+    /// [`RegistryError::CrossBoundaryReuse`] when the successor is in another tenant or
+    /// environment, and the errors of [`Registry::provision`].
     pub async fn supersede(
         &self,
         old: &IdentityId,
@@ -75,7 +114,9 @@ impl Registry {
         overlap: Duration,
     ) -> Result<(IdentityRecord, IdentityRecord), RegistryError> {
         let mut successor = self.provisioned_record(new)?;
-        check_supersedable(&self.get(old).await?)?;
+        let predecessor = self.get(old).await?;
+        check_supersedable(&predecessor)?;
+        check_same_boundary(&predecessor, &successor)?;
 
         successor.supersedes = Some(old.clone());
         self.insert_fresh(&successor).await?;
@@ -96,7 +137,7 @@ impl Registry {
     /// Checks a request against every provisioning guard and builds its record.
     fn provisioned_record(&self, mut new: NewIdentity) -> Result<IdentityRecord, RegistryError> {
         let now = self.now();
-        check_owner(&new)?;
+        check_owner(&new, self.person_required_from())?;
         check_purpose(&new)?;
         check_expiry(&new, now)?;
         check_limits(&new, self.tier_limits())?;
@@ -115,11 +156,11 @@ impl Registry {
     /// Inserts a record whose id has never been used, telling tombstoned ids apart.
     async fn insert_fresh(&self, record: &IdentityRecord) -> Result<(), RegistryError> {
         if let Some(existing) = self.store().get(&record.id).await? {
-            return Err(taken(existing));
+            return Err(taken(existing, record));
         }
         match self.store().insert(record).await {
             Err(RegistryError::AlreadyExists { id }) => match self.store().get(&id).await? {
-                Some(existing) => Err(taken(existing)),
+                Some(existing) => Err(taken(existing, record)),
                 None => Err(RegistryError::AlreadyExists { id }),
             },
             other => other,
@@ -127,13 +168,33 @@ impl Registry {
     }
 }
 
-/// The error for an id that is already held by `existing`.
-fn taken(existing: IdentityRecord) -> RegistryError {
+/// The error for `requested`, whose id is already held by `existing`: a tombstone, an
+/// identity across a tenant or environment boundary, or simply a taken id.
+fn taken(existing: IdentityRecord, requested: &IdentityRecord) -> RegistryError {
     if existing.state == LifecycleState::Tombstoned {
-        RegistryError::IdReused { id: existing.id }
-    } else {
-        RegistryError::AlreadyExists { id: existing.id }
+        return RegistryError::IdReused { id: existing.id };
     }
+    match check_same_boundary(&existing, requested) {
+        Err(crossing) => crossing,
+        Ok(()) => RegistryError::AlreadyExists { id: existing.id },
+    }
+}
+
+/// Refuses `requested` when it sits in another tenant or environment than `existing`.
+fn check_same_boundary(
+    existing: &IdentityRecord,
+    requested: &IdentityRecord,
+) -> Result<(), RegistryError> {
+    if existing.tenant == requested.tenant && existing.environment == requested.environment {
+        return Ok(());
+    }
+    Err(RegistryError::CrossBoundaryReuse {
+        id: requested.id.clone(),
+        existing_tenant: existing.tenant.clone(),
+        existing_environment: existing.environment.clone(),
+        tenant: requested.tenant.clone(),
+        environment: requested.environment.clone(),
+    })
 }
 
 /// Refuses to supersede an identity that is decommissioned or already superseded.
@@ -153,11 +214,38 @@ fn check_supersedable(record: &IdentityRecord) -> Result<(), RegistryError> {
     Ok(())
 }
 
-fn check_owner(new: &NewIdentity) -> Result<(), RegistryError> {
-    match new.owner {
-        Some(_) => Ok(()),
-        None => Err(RegistryError::MissingOwner { id: new.id.clone() }),
-    }
+/// An owner team is required; so is a named person from `person_required_from` up,
+/// and a named person must be a plausible name.
+fn check_owner(
+    new: &NewIdentity,
+    person_required_from: Option<RiskTier>,
+) -> Result<(), RegistryError> {
+    let id = new.id.clone();
+    let Some(owner) = &new.owner else {
+        return Err(RegistryError::MissingOwner { id });
+    };
+    let person = owner.person.as_deref().filter(|p| !p.trim().is_empty());
+    let Some(person) = person else {
+        let tier = new.risk_tier;
+        if person_required_from.is_some_and(|from| tier >= from) {
+            return Err(RegistryError::MissingAccountablePerson { id, tier });
+        }
+        return Ok(());
+    };
+    let reason = if person.len() > MAX_PERSON_LEN {
+        "it is longer than 128 bytes"
+    } else if person.chars().any(char::is_control) {
+        "it contains control characters"
+    } else if person.trim() != person {
+        "it has leading or trailing spaces"
+    } else {
+        return Ok(());
+    };
+    Err(RegistryError::InvalidAccountablePerson {
+        id,
+        person: clip(person),
+        reason,
+    })
 }
 
 /// A purpose is required, non-blank, one sentence on one line, at most 200 characters.

@@ -160,6 +160,10 @@ pub struct IdentityRecord {
     pub approvals: Vec<Approval>,
     /// The revocation epoch: every credential issued before it is dead.
     pub revoked_before: Option<Timestamp>,
+    /// When it was disabled, which killed its credentials: the first step of
+    /// decommissioning.
+    #[serde(default)]
+    pub disabled_at: Option<Timestamp>,
     /// Its lifecycle state.
     pub state: LifecycleState,
     /// When it entered that state.
@@ -201,6 +205,7 @@ impl IdentityRecord {
             created_at: now,
             approvals: Vec::new(),
             revoked_before: None,
+            disabled_at: None,
             state,
             state_changed_at: now,
             supersedes: None,

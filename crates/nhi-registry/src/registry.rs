@@ -4,12 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use nhi_core::{IdentityId, SharedClock, Timestamp};
+use nhi_core::{IdentityId, RiskTier, SharedClock, Timestamp};
 
-use crate::error::{RegistryError, clip};
+use crate::approvals::approvals_complete;
+use crate::error::RegistryError;
 use crate::limits::TierLimits;
-use crate::record::{Approval, ApproverRole, IdentityRecord};
+use crate::record::IdentityRecord;
 use crate::state::LifecycleState;
 use crate::store::{IdentityStore, Page};
 
@@ -21,11 +23,11 @@ const MAX_ATTEMPTS: usize = 1_000;
 /// The most times a writer yields to the executor between two attempts.
 const MAX_YIELDS: usize = 16;
 
+/// How long an approval counts by default: seven days.
+const DEFAULT_APPROVAL_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
+
 /// How many records [`Registry::list_all`] asks the store for at a time.
 const LIST_PAGE: usize = 256;
-
-/// The longest approver name accepted.
-const MAX_APPROVER_LEN: usize = 128;
 
 /// The lifecycle service: provisions, approves, moves, revokes and reconciles identities.
 ///
@@ -37,6 +39,8 @@ pub struct Registry {
     store: Arc<dyn IdentityStore>,
     clock: SharedClock,
     limits: TierLimits,
+    approval_validity: Duration,
+    person_required_from: Option<RiskTier>,
 }
 
 /// The record before and after a lifecycle transition.
@@ -63,6 +67,8 @@ impl Registry {
             store,
             clock,
             limits: TierLimits::default(),
+            approval_validity: DEFAULT_APPROVAL_VALIDITY,
+            person_required_from: Some(RiskTier::High),
         }
     }
 
@@ -71,6 +77,33 @@ impl Registry {
     pub fn with_tier_limits(mut self, limits: TierLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// This registry with approvals valid for `validity` after they were given (7 days
+    /// by default): an older approval no longer counts and must be given again.
+    #[must_use]
+    pub fn with_approval_validity(mut self, validity: Duration) -> Self {
+        self.approval_validity = validity;
+        self
+    }
+
+    /// This registry requiring a named accountable person in the owner of every
+    /// identity provisioned at `tier` or above (`None`: never). By default high and
+    /// critical identities need one.
+    #[must_use]
+    pub fn with_person_required_from(mut self, tier: Option<RiskTier>) -> Self {
+        self.person_required_from = tier;
+        self
+    }
+
+    /// How long an approval stays valid.
+    pub fn approval_validity(&self) -> Duration {
+        self.approval_validity
+    }
+
+    /// The lowest tier whose identities need a named accountable person, if any.
+    pub fn person_required_from(&self) -> Option<RiskTier> {
+        self.person_required_from
     }
 
     /// The store underneath.
@@ -149,7 +182,7 @@ impl Registry {
             .modify(id, |record, now| {
                 if record.state == LifecycleState::Requested
                     && to == LifecycleState::Active
-                    && !approvals_complete(record)
+                    && !approvals_complete(record, now, self.approval_validity)
                 {
                     return Err(RegistryError::ApprovalRequired { id: id.clone() });
                 }
@@ -158,37 +191,6 @@ impl Registry {
             })
             .await?;
         Ok(Transition { before, after })
-    }
-
-    /// Records `approver`'s approval of a requested identity in `role`; when the tier's
-    /// approvals are complete, the identity becomes active.
-    ///
-    /// High and critical tiers need one owner and one security approval from two
-    /// different people; lower tiers are activated by one approval.
-    ///
-    /// # Errors
-    ///
-    /// [`RegistryError::NotAwaitingApproval`] when the identity is not requested,
-    /// [`RegistryError::SelfApproval`], [`RegistryError::DuplicateApprover`],
-    /// [`RegistryError::RoleAlreadyApproved`], [`RegistryError::InvalidApprover`], and
-    /// the errors of [`Registry::get`].
-    pub async fn approve(
-        &self,
-        id: &IdentityId,
-        approver: &str,
-        role: ApproverRole,
-    ) -> Result<IdentityRecord, RegistryError> {
-        check_approver_name(approver)?;
-        let (_, after) = self
-            .modify(id, |record, now| {
-                add_approval(record, approver, role, now)?;
-                if approvals_complete(record) {
-                    enter_state(record, LifecycleState::Active, now)?;
-                }
-                Ok(Edit::Write)
-            })
-            .await?;
-        Ok(after)
     }
 
     /// Kills every credential of `id` issued before `epoch`.
@@ -313,6 +315,7 @@ pub(crate) fn enter_state(
     match to {
         LifecycleState::Disabled => {
             advance(&mut record.revoked_before, now);
+            record.disabled_at = Some(now);
         }
         LifecycleState::Deprovisioned => {
             record.scopes.clear();
@@ -325,77 +328,8 @@ pub(crate) fn enter_state(
     Ok(())
 }
 
-/// Whether the record holds the approvals its tier needs to become active.
-fn approvals_complete(record: &IdentityRecord) -> bool {
-    if !record.risk_tier.requires_dual_approval() {
-        return true;
-    }
-    let has = |role| record.approvals.iter().any(|a| a.role == role);
-    has(ApproverRole::Owner) && has(ApproverRole::Security)
-}
-
-/// Adds an approval to a requested record, refusing self, repeated and redundant ones.
-fn add_approval(
-    record: &mut IdentityRecord,
-    approver: &str,
-    role: ApproverRole,
-    now: Timestamp,
-) -> Result<(), RegistryError> {
-    let id = &record.id;
-    if record.state != LifecycleState::Requested {
-        return Err(RegistryError::NotAwaitingApproval {
-            id: id.clone(),
-            state: record.state,
-        });
-    }
-    if approver.eq_ignore_ascii_case(id.as_str()) {
-        return Err(RegistryError::SelfApproval { id: id.clone() });
-    }
-    if record
-        .approvals
-        .iter()
-        .any(|a| a.approver.eq_ignore_ascii_case(approver))
-    {
-        return Err(RegistryError::DuplicateApprover {
-            id: id.clone(),
-            approver: clip(approver),
-        });
-    }
-    if record.approvals.iter().any(|a| a.role == role) {
-        return Err(RegistryError::RoleAlreadyApproved {
-            id: id.clone(),
-            role,
-        });
-    }
-    record.approvals.push(Approval {
-        approver: approver.to_owned(),
-        role,
-        at: now,
-    });
-    Ok(())
-}
-
-/// Refuses approver names that are blank, too long or carry control characters.
-fn check_approver_name(approver: &str) -> Result<(), RegistryError> {
-    let reason = if approver.trim().is_empty() {
-        "it is empty"
-    } else if approver.len() > MAX_APPROVER_LEN {
-        "it is longer than 128 bytes"
-    } else if approver.chars().any(char::is_control) {
-        "it contains control characters"
-    } else if approver.trim() != approver {
-        "it has leading or trailing spaces"
-    } else {
-        return Ok(());
-    };
-    Err(RegistryError::InvalidApprover {
-        approver: clip(approver),
-        reason,
-    })
-}
-
 /// Moves an optional time forward to `to`; never backwards.
-fn advance(slot: &mut Option<Timestamp>, to: Timestamp) -> Edit {
+pub(crate) fn advance(slot: &mut Option<Timestamp>, to: Timestamp) -> Edit {
     if slot.is_some_and(|current| current >= to) {
         return Edit::Unchanged;
     }

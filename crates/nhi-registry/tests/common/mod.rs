@@ -30,7 +30,7 @@ pub fn valid(text: &str, tier: RiskTier) -> NewIdentity {
         kind: IdentityKind::AiAgent,
         owner: Some(Owner {
             team: "platform".parse().unwrap(),
-            person: None,
+            person: Some("maria.lopez".into()),
         }),
         purpose: Some("Restarts unhealthy pods during incidents.".into()),
         environment: "production".parse().unwrap(),

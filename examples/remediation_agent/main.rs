@@ -12,6 +12,7 @@
 //! cargo run --release --example remediation_agent -- [--data DIR] [--state DIR]
 //! ```
 
+mod acts;
 mod clock;
 mod story;
 
@@ -21,26 +22,43 @@ use std::process::ExitCode;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
-        Ok(options) => options,
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
             eprintln!("error: {message}");
-            eprintln!("usage: remediation_agent [--data DIR] [--state DIR]");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
     match story::run(&options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // print the chain of causes, skipping those the message above already says
+            let mut said = error.to_string();
+            eprintln!("error: {said}");
             let mut source = error.source();
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    said.push_str(&text);
+                }
                 source = cause.source();
             }
             ExitCode::FAILURE
         }
     }
 }
+
+const USAGE: &str = "usage: remediation_agent [--data DIR] [--state DIR]
+
+  --data DIR    folder with inventory.toml, policy.toml and quotas.toml
+                (default: the examples/data folder of this workspace)
+  --state DIR   folder for registry.db and audit.jsonl; both are replaced on every run
+                (default: target/remediation-demo in this workspace)";
 
 /// Where the program reads its data and writes its state.
 pub(crate) struct Options {
@@ -51,7 +69,8 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+    /// Reads the command line; `None` when help was asked for.
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Self>, String> {
         let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let workspace = examples
             .parent()
@@ -62,12 +81,17 @@ impl Options {
         };
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("`{flag}` needs a value"));
-            match flag.as_str() {
-                "--data" => options.data = PathBuf::from(value()?),
-                "--state" => options.state = PathBuf::from(value()?),
-                other => return Err(format!("unknown argument `{other}`")),
+            match flag.split_once('=') {
+                Some(("--data", dir)) => options.data = PathBuf::from(dir),
+                Some(("--state", dir)) => options.state = PathBuf::from(dir),
+                _ => match flag.as_str() {
+                    "--data" => options.data = PathBuf::from(value()?),
+                    "--state" => options.state = PathBuf::from(value()?),
+                    "-h" | "--help" => return Ok(None),
+                    other => return Err(format!("unknown argument `{other}`")),
+                },
             }
         }
-        Ok(options)
+        Ok(Some(options))
     }
 }

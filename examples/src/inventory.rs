@@ -123,7 +123,45 @@ impl Inventory {
     ///
     /// [`InventoryError::Malformed`] naming the line and column of the first mistake.
     pub fn parse(text: &str) -> Result<Self, InventoryError> {
-        toml::from_str(text).map_err(|source| InventoryError::Malformed { path: None, source })
+        let inventory: Self = toml::from_str(text)
+            .map_err(|source| InventoryError::Malformed { path: None, source })?;
+        inventory.check()?;
+        Ok(inventory)
+    }
+
+    /// Checks what the file format alone cannot: unique ids, one expiry per entry,
+    /// and relative times within a century.
+    fn check(&self) -> Result<(), InventoryError> {
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+        let mut seen = BTreeSet::new();
+        for entry in &self.identity {
+            let invalid = |reason: String| InventoryError::Invalid {
+                id: entry.id.clone(),
+                reason,
+            };
+            if !seen.insert(&entry.id) {
+                return Err(invalid("the id is listed twice".into()));
+            }
+            if entry.expires_in.is_some() && entry.expired_ago.is_some() {
+                return Err(invalid(
+                    "give `expires_in` or `expired_ago`, not both".into(),
+                ));
+            }
+            let times = [
+                ("rotation_interval", Some(entry.rotation_interval)),
+                ("expires_in", entry.expires_in),
+                ("expired_ago", entry.expired_ago),
+                ("decommission_in", entry.decommission_in),
+                ("last_used_ago", entry.last_used_ago),
+                ("rotated_ago", entry.rotated_ago),
+            ];
+            for (field, value) in times {
+                if value.is_some_and(|Relative(d)| d > CENTURY) {
+                    return Err(invalid(format!("`{field}` is more than a hundred years")));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -139,6 +177,14 @@ pub enum InventoryError {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// An entry is well formed but makes no sense.
+    #[error("inventory entry `{id}`: {reason}")]
+    Invalid {
+        /// The entry's identity id.
+        id: IdentityId,
+        /// What is wrong.
+        reason: String,
     },
     /// The text is not a valid inventory; the message names the line and column.
     #[error("inventory{} is malformed: {source}", path.as_ref().map(|p| format!(" `{}`", p.display())).unwrap_or_default())]

@@ -104,3 +104,18 @@ fn a_missing_file_is_a_read_error() {
     let error = Inventory::load(Path::new("no/such/inventory.toml")).unwrap_err();
     assert!(matches!(error, InventoryError::Read { .. }), "{error}");
 }
+
+#[test]
+fn contradictory_or_absurd_entries_are_refused() {
+    let base = "teams = []\n[[identity]]\nid = \"a\"\nkind = \"bot\"\nenvironment = \"production\"\ntenant = \"acme\"\ncredential = { kind = \"jwt\", lifetime = \"5m\" }\nrisk_tier = \"low\"\nrotation_interval = \"30d\"\n";
+    let both = Inventory::parse(&format!(
+        "{base}expires_in = \"120d\"\nexpired_ago = \"3d\"\n"
+    ))
+    .unwrap_err();
+    assert!(matches!(both, InventoryError::Invalid { .. }), "{both}");
+    let huge = Inventory::parse(&format!("{base}last_used_ago = \"9999999999y\"\n")).unwrap_err();
+    assert!(huge.to_string().contains("hundred years"), "{huge}");
+    let twice =
+        Inventory::parse(&format!("{base}{}", base.replace("teams = []\n", ""))).unwrap_err();
+    assert!(twice.to_string().contains("twice"), "{twice}");
+}

@@ -8,7 +8,7 @@
 //!
 //! | part | trait | default implementation |
 //! |---|---|---|
-//! | registry | [`registry::IdentityStore`] | memory, SQLite (`nhi-registry-sqlite`) |
+//! | registry | [`registry::IdentityStore`] | memory, SQLite (`sqlite` feature, on by default) |
 //! | credentials | [`credentials::CredentialProvider`] | Ed25519 signed tokens, mock |
 //! | policy | [`policy::PolicyEngine`] | TOML rules with explained decisions |
 //! | limiter | [`limiter::RateLimiter`] | layered token buckets with a kill switch |
@@ -68,8 +68,7 @@
 //! let id = "weekly-report-bot".parse()?;
 //! let token = plane.issue_credential(&id).await?;
 //!
-//! let request = AccessRequest::new(&token.secret, Action::new("metrics.read")?, "metrics:revenue/weekly".parse()?, Severity::Read)
-//!     .credential_kind(nhi::core::CredentialKind::Jwt);
+//! let request = AccessRequest::new(&token.secret, Action::new("metrics.read")?, "metrics:revenue/weekly".parse()?, Severity::Read);
 //! match plane.authorize(request).await? {
 //!     AccessOutcome::Granted(permit) => permit.complete(nhi::ActionReport::new("succeeded")).await?,
 //!     AccessOutcome::Denied(denial) => panic!("{denial}"),
@@ -113,3 +112,6 @@ pub use nhi_limiter as limiter;
 pub use nhi_policy as policy;
 /// Identity records, lifecycle and stores (`nhi-registry`).
 pub use nhi_registry as registry;
+/// The embedded durable registry store on SQLite (`nhi-registry-sqlite`).
+#[cfg(feature = "sqlite")]
+pub use nhi_registry_sqlite as sqlite;

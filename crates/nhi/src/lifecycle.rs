@@ -179,6 +179,12 @@ impl ControlPlane {
                 .counters
                 .credentials_revoked
                 .fetch_add(1, Ordering::Relaxed);
+            let message = format!("{credential_id} of {id} retires at {retire_at} (rotated)");
+            let event = AuditEvent::new(EventKind::CredentialRevoked, now, message)
+                .identity(id.clone())
+                .credential(credential_id.clone())
+                .result("retired by rotation");
+            inner.audit(event, "credential revocation").await?;
         }
         let record = inner.registry.record_rotation(id, now).await?;
 

@@ -111,7 +111,13 @@ impl fmt::Display for ProgramMetrics {
         let r = &self.registry;
         let pct = |share: f64| format!("{:.0}%", share * 100.0);
         let active = r.active_by_tier.values().sum::<usize>();
-        let rows: [(&str, String); 14] = [
+        let revoke = format!(
+            "mean {}, max {} over {}",
+            format_duration_rounded(self.mean_time_to_revoke),
+            format_duration_rounded(self.max_time_to_revoke),
+            self.revocations_timed
+        );
+        let rows: [(&str, String); 15] = [
             ("identities in registry", r.total.to_string()),
             ("active identities", active.to_string()),
             ("share with an owner", pct(r.share_with_owner)),
@@ -122,7 +128,12 @@ impl fmt::Display for ProgramMetrics {
                 format_duration_rounded(r.mean_credential_age),
             ),
             ("requests granted", self.granted.to_string()),
-            ("policy denials", self.policy_denials.to_string()),
+            (
+                "refused: bad credential",
+                self.authentication_failures.to_string(),
+            ),
+            ("refused: identity state", self.state_denials.to_string()),
+            ("refused: policy", self.policy_denials.to_string()),
             ("held for approval", self.approvals_required.to_string()),
             ("rate limited", self.rate_limited.to_string()),
             ("kill switch trips", self.kill_switch_trips.to_string()),
@@ -130,14 +141,7 @@ impl fmt::Display for ProgramMetrics {
                 "credentials issued / revoked",
                 format!("{} / {}", self.credentials_issued, self.credentials_revoked),
             ),
-            (
-                "mean time to revoke",
-                format_duration_rounded(self.mean_time_to_revoke),
-            ),
-            (
-                "max time to revoke",
-                format_duration_rounded(self.max_time_to_revoke),
-            ),
+            ("time to revoke (kill, retire)", revoke),
         ];
         for (name, value) in rows {
             writeln!(f, "  {name:<30} {value}")?;

@@ -353,7 +353,7 @@ async fn metrics_count_what_happened() {
     assert_eq!(m.registry.total, 1);
     assert!((m.registry.share_with_owner - 1.0).abs() < f64::EPSILON);
     let text = m.to_string();
-    assert!(text.contains("policy denials"), "{text}");
+    assert!(text.contains("refused: policy"), "{text}");
 }
 
 /// A sink whose disk is full.

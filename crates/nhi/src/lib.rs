@@ -31,11 +31,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let clock: SharedClock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(1_800_000_000)));
+//! let start = Timestamp::from_unix_secs(1_800_000_000);
+//! let clock: SharedClock = Arc::new(ManualClock::new(start));
 //! let revocations = Arc::new(MemoryRevocationList::new());
+//! let tokens = MockProvider::new(clock.clone()).with_revocations(revocations.clone());
 //! let plane = ControlPlane::builder(clock.clone())
 //!     .registry(Registry::new(Arc::new(MemoryStore::new()), clock.clone()))
-//!     .provider(Arc::new(MockProvider::new(clock.clone()).with_revocations(revocations.clone())))
+//!     .provider(Arc::new(tokens))
 //!     .revocations(revocations)
 //!     .policy(Arc::new(RuleSet::from_toml_str(r#"
 //!         [[rules]]
@@ -68,9 +70,14 @@
 //! let id = "weekly-report-bot".parse()?;
 //! let token = plane.issue_credential(&id).await?;
 //!
-//! let request = AccessRequest::new(&token.secret, Action::new("metrics.read")?, "metrics:revenue/weekly".parse()?, Severity::Read);
+//! let read = Action::new("metrics.read")?;
+//! let report = "metrics:revenue/weekly".parse()?;
+//! let request = AccessRequest::new(&token.secret, read, report, Severity::Read);
 //! match plane.authorize(request).await? {
-//!     AccessOutcome::Granted(permit) => permit.complete(nhi::ActionReport::new("succeeded")).await?,
+//!     AccessOutcome::Granted(permit) => {
+//!         // ... read the report, then close the audit record
+//!         permit.complete(nhi::ActionReport::new("succeeded")).await?;
+//!     }
 //!     AccessOutcome::Denied(denial) => panic!("{denial}"),
 //! }
 //! # Ok(())

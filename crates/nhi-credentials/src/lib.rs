@@ -73,6 +73,7 @@ mod algorithm;
 mod apikey;
 mod crypto;
 mod error;
+mod federation;
 mod jwt;
 mod keys;
 mod mock;
@@ -92,6 +93,11 @@ pub use apikey::{
 };
 pub use crypto::{install_ring_crypto_provider, ring_crypto_provider};
 pub use error::CredentialError;
+pub use federation::{
+    ExternalClaims, ExternalIssuer, ExternalVerifier, GITHUB_ACTIONS_ISSUER, JwksSource,
+    TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT, TokenExchange,
+    TokenExchangeRequest, TokenExchangeResponse, TrustPolicy,
+};
 pub use jwt::JwtProvider;
 pub use jwt::config::{DEFAULT_LEEWAY, JwtConfig, MAX_LEEWAY};
 pub use jwt::token::MAX_TOKEN_BYTES;

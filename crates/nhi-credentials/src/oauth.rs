@@ -154,7 +154,10 @@ impl fmt::Debug for OAuthClientProvider {
 
 /// The requested scopes the client may have, in the order asked, without repeats;
 /// every allowed scope when none is asked.
-fn narrow(requested: Option<&str>, allowed: &[String]) -> Result<Vec<String>, CredentialError> {
+pub(crate) fn narrow(
+    requested: Option<&str>,
+    allowed: &[String],
+) -> Result<Vec<String>, CredentialError> {
     let Some(requested) = requested else {
         return Ok(allowed.to_vec());
     };

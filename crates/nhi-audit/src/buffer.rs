@@ -22,8 +22,8 @@ pub enum Overflow {
     /// Fail closed by refusing: `record` returns [`AuditError::QueueFull`] at once.
     Reject,
     /// Fail open: the event is dropped and counted, `record` returns a receipt with
-    /// sequence 0, and once the queue has room again one `audit.gap` record, signed with
-    /// this key, says exactly how many were dropped and when.
+    /// sequence 0, and once the inner sink stores a record again one `audit.gap`
+    /// record, signed with this key, says exactly how many were dropped and when.
     Drop(Arc<CheckpointKey>),
 }
 
@@ -241,12 +241,11 @@ struct Worker {
 impl Worker {
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
         while let Some(job) = jobs.recv().await {
-            // Taking a job made room: report drops before anything newer.
-            self.write_gap().await;
             match job {
                 Job::Event { event, reply } => {
                     let result = self.inner.record(&event).await;
-                    let counter = if result.is_ok() {
+                    let stored = result.is_ok();
+                    let counter = if stored {
                         &self.shared.stored
                     } else {
                         &self.shared.failed
@@ -255,8 +254,14 @@ impl Worker {
                     if let Some(reply) = reply {
                         let _ = reply.send(result);
                     }
+                    // The downstream took a record again: it has recovered, so report
+                    // the drops of the stall in one gap record.
+                    if stored {
+                        self.write_gap().await;
+                    }
                 }
                 Job::Flush(done) => {
+                    self.write_gap().await;
                     let _ = done.send(());
                 }
             }

@@ -222,20 +222,30 @@ async fn expired_and_tampered_tokens_are_refused_at_authentication() {
     assert!(denial.reason.contains("expired"), "{}", denial.reason);
 }
 
-#[tokio::test]
-async fn a_valid_token_for_an_unknown_identity_is_refused() {
-    let h = Harness::new().await;
+/// A token signed by the control plane's own issuer, bypassing the registry's checks,
+/// as a leaked signing key or a confused issuer would produce.
+async fn token_straight_from_the_issuer(
+    h: &Harness,
+    identity: &str,
+    tenant: &str,
+) -> CredentialSecret {
     let request = IssueRequest {
-        identity: id("ghost-agent"),
-        tenant: "acme".parse().unwrap(),
+        identity: id(identity),
+        tenant: tenant.parse().unwrap(),
         environment: "production".parse().unwrap(),
         scopes: vec!["k8s:health.read".into()],
         lifetime: None,
         audience: None,
     };
-    let token = h.tokens.issue(&request).await.unwrap();
+    h.tokens.issue(&request).await.unwrap().secret
+}
 
-    let denial = expect_denied(h.read_health(&token.secret).await);
+#[tokio::test]
+async fn a_valid_token_for_an_unknown_identity_is_refused() {
+    let h = Harness::new().await;
+    let token = token_straight_from_the_issuer(&h, "ghost-agent", "acme").await;
+
+    let denial = expect_denied(h.read_health(&token).await);
     assert_eq!(denial.stage, Stage::State);
     assert!(denial.reason.contains("ghost-agent"), "{}", denial.reason);
 }
@@ -243,17 +253,9 @@ async fn a_valid_token_for_an_unknown_identity_is_refused() {
 #[tokio::test]
 async fn a_token_naming_another_tenant_is_refused() {
     let h = Harness::new().await;
-    let request = IssueRequest {
-        identity: id("restart-agent"),
-        tenant: "globex".parse().unwrap(),
-        environment: "production".parse().unwrap(),
-        scopes: vec!["k8s:health.read".into()],
-        lifetime: None,
-        audience: None,
-    };
-    let token = h.tokens.issue(&request).await.unwrap();
+    let token = token_straight_from_the_issuer(&h, "restart-agent", "globex").await;
 
-    let denial = expect_denied(h.read_health(&token.secret).await);
+    let denial = expect_denied(h.read_health(&token).await);
     assert_eq!(denial.stage, Stage::State);
     assert!(denial.reason.contains("tenant"), "{}", denial.reason);
 }

@@ -79,15 +79,24 @@ async fn a_runaway_loop_trips_the_kill_switch_and_the_same_token_dies_at_once() 
     assert!(anomalies[0].anomalies.contains(&Anomaly::KillSwitchTripped));
 }
 
-#[tokio::test]
-async fn a_reinstated_identity_needs_a_new_credential() {
+/// An agent that got a credential, was suspended, and was reinstated 30 s later.
+async fn suspended_and_reinstated() -> (
+    Harness,
+    nhi::core::IdentityId,
+    nhi::credentials::IssuedCredential,
+) {
     let h = Harness::new().await;
     let agent = id("restart-agent");
     let old = h.plane.issue_credential(&agent).await.unwrap();
     h.plane.suspend(&agent, "investigation").await.unwrap();
-
     h.advance(Duration::from_secs(30));
     h.plane.reinstate(&agent, "cleared").await.unwrap();
+    (h, agent, old)
+}
+
+#[tokio::test]
+async fn a_reinstated_identity_needs_a_new_credential() {
+    let (h, agent, old) = suspended_and_reinstated().await;
     let record = h.plane.registry().get(&agent).await.unwrap();
     assert!(
         record.credential_issued_too_early(old.issued_at),
@@ -100,12 +109,7 @@ async fn a_reinstated_identity_needs_a_new_credential() {
 
 #[tokio::test]
 async fn a_killed_credential_presented_after_reinstatement_suspends_again() {
-    let h = Harness::new().await;
-    let agent = id("restart-agent");
-    let old = h.plane.issue_credential(&agent).await.unwrap();
-    h.plane.suspend(&agent, "investigation").await.unwrap();
-    h.advance(Duration::from_secs(30));
-    h.plane.reinstate(&agent, "cleared").await.unwrap();
+    let (h, agent, old) = suspended_and_reinstated().await;
 
     // whoever still holds the killed token is not the reviewed agent
     let denial = expect_denied(h.read_health(&old.secret).await);

@@ -87,6 +87,11 @@ impl Forger {
         SigningKey::from_pkcs8(self.kid.clone(), &self.pkcs8).unwrap()
     }
 
+    /// The key pair, to sign raw messages.
+    pub fn key_pair(&self) -> Ed25519KeyPair {
+        Ed25519KeyPair::from_pkcs8(&self.pkcs8).unwrap()
+    }
+
     /// A token with exactly this header and these claims, signed with this key.
     pub fn sign(&self, header: &Value, claims: &Value) -> CredentialSecret {
         let message = format!("{}.{}", b64(header), b64(claims));

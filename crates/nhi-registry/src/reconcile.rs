@@ -106,26 +106,34 @@ impl Registry {
         policy: &ReconcilePolicy,
     ) -> Result<ReconcileReport, RegistryError> {
         let at = self.now();
-        let candidates: Vec<IdentityRecord> = self
-            .list_all()
-            .await?
-            .into_iter()
-            .filter(|r| matches!(r.state, LifecycleState::Active | LifecycleState::Suspended))
-            .collect();
-
-        let mut findings = Vec::new();
-        for record in &candidates {
-            let reasons = examine(record, policy, at);
-            if reasons.is_empty() {
-                continue;
+        let mut examined = 0;
+        let mut flagged = Vec::new();
+        self.for_each_page(|batch| {
+            for record in batch {
+                if !matches!(
+                    record.state,
+                    LifecycleState::Active | LifecycleState::Suspended
+                ) {
+                    continue;
+                }
+                examined += 1;
+                let reasons = examine(&record, policy, at);
+                if !reasons.is_empty() {
+                    flagged.push((record.id, record.state, reasons));
+                }
             }
+        })
+        .await?;
+
+        let mut findings = Vec::with_capacity(flagged.len());
+        for (id, state_before, reasons) in flagged {
             let quarantined = match policy.mode {
-                ReconcileMode::Quarantine => self.quarantine(&record.id).await?,
+                ReconcileMode::Quarantine => self.quarantine(&id).await?,
                 ReconcileMode::ReportOnly => false,
             };
             findings.push(Finding {
-                id: record.id.clone(),
-                state_before: record.state,
+                id,
+                state_before,
                 reasons,
                 quarantined,
             });
@@ -133,7 +141,7 @@ impl Registry {
 
         Ok(ReconcileReport {
             at,
-            examined: candidates.len(),
+            examined,
             findings,
         })
     }

@@ -27,7 +27,7 @@ const MAX_YIELDS: usize = 16;
 const DEFAULT_APPROVAL_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
 
 /// How many records [`Registry::list_all`] asks the store for at a time.
-const LIST_PAGE: usize = 256;
+const LIST_PAGE: usize = 1_024;
 
 /// The lifecycle service: provisions, approves, moves, revokes and reconciles identities.
 ///
@@ -140,12 +140,22 @@ impl Registry {
     /// Store errors, and a backend error when the store lists out of order.
     pub async fn list_all(&self) -> Result<Vec<IdentityRecord>, RegistryError> {
         let mut all = Vec::new();
+        self.for_each_page(|batch| all.extend(batch)).await?;
+        Ok(all)
+    }
+
+    /// Reads every record page by page, in id order, handing each page to `visit`, so
+    /// that a walk over a large estate never holds all of it at once.
+    pub(crate) async fn for_each_page(
+        &self,
+        mut visit: impl FnMut(Vec<IdentityRecord>) + Send,
+    ) -> Result<(), RegistryError> {
         let mut page = Page::first(LIST_PAGE);
         loop {
             let batch = self.store.list(&page).await?;
             let full = batch.len() >= page.limit;
             let Some(last) = batch.last().map(|record| record.id.clone()) else {
-                return Ok(all);
+                return Ok(());
             };
             if !page.admits(&last) {
                 return Err(RegistryError::backend(
@@ -153,9 +163,9 @@ impl Registry {
                     "the store returned ids out of order",
                 ));
             }
-            all.extend(batch);
+            visit(batch);
             if !full {
-                return Ok(all);
+                return Ok(());
             }
             page.after = Some(last);
         }

@@ -87,6 +87,15 @@ impl IdentityStore for MemoryStore {
         Ok(next)
     }
 
+    /// Walks the map in place: no record is copied.
+    async fn scan(
+        &self,
+        visit: &mut (dyn for<'r> FnMut(&'r IdentityRecord) + Send),
+    ) -> Result<(), RegistryError> {
+        self.records.iter().for_each(|entry| visit(entry.value()));
+        Ok(())
+    }
+
     async fn list(&self, page: &Page) -> Result<Vec<IdentityRecord>, RegistryError> {
         let ids: Vec<IdentityId> = {
             let order = self.order.read().unwrap_or_else(PoisonError::into_inner);

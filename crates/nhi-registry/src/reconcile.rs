@@ -108,22 +108,22 @@ impl Registry {
         let at = self.now();
         let mut examined = 0;
         let mut flagged = Vec::new();
-        self.for_each_page(|batch| {
-            for record in batch {
+        self.store()
+            .scan(&mut |record| {
                 if !matches!(
                     record.state,
                     LifecycleState::Active | LifecycleState::Suspended
                 ) {
-                    continue;
+                    return;
                 }
                 examined += 1;
-                let reasons = examine(&record, policy, at);
+                let reasons = examine(record, policy, at);
                 if !reasons.is_empty() {
-                    flagged.push((record.id, record.state, reasons));
+                    flagged.push((record.id.clone(), record.state, reasons));
                 }
-            }
-        })
-        .await?;
+            })
+            .await?;
+        flagged.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
         let mut findings = Vec::with_capacity(flagged.len());
         for (id, state_before, reasons) in flagged {

@@ -5,6 +5,9 @@ use nhi_core::IdentityId;
 use crate::error::RegistryError;
 use crate::record::IdentityRecord;
 
+/// How many records the default [`IdentityStore::scan`] reads at a time.
+const SCAN_PAGE: usize = 1_024;
+
 /// One page of a listing: records with ids strictly after `after`, in ascending id order,
 /// at most `limit` of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,34 @@ pub trait IdentityStore: Send + Sync {
     /// [`RegistryError::VersionExhausted`] when the version cannot grow, and a backend
     /// error when the store fails.
     async fn update(&self, record: &IdentityRecord) -> Result<IdentityRecord, RegistryError>;
+
+    /// Shows every record to `visit`, in no particular order, for whole-estate walks
+    /// such as reconciliation.
+    ///
+    /// The default reads [`IdentityStore::list`] page by page; a store that can walk
+    /// its records without copying them overrides it. `visit` must not call back into
+    /// the store. A record written during the walk may be seen before or after the
+    /// write, or (in a page-by-page walk) not at all if it is new.
+    ///
+    /// # Errors
+    ///
+    /// A backend or corruption error when the store fails.
+    async fn scan(
+        &self,
+        visit: &mut (dyn for<'r> FnMut(&'r IdentityRecord) + Send),
+    ) -> Result<(), RegistryError> {
+        let mut page = Page::first(SCAN_PAGE);
+        loop {
+            let batch = self.list(&page).await?;
+            batch.iter().for_each(&mut *visit);
+            match batch.last() {
+                Some(last) if batch.len() >= page.limit && page.admits(&last.id) => {
+                    page.after = Some(last.id.clone());
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
 
     /// One page of records in ascending id order.
     ///

@@ -25,11 +25,16 @@ use std::time::Duration;
 
 use nhi_core::{Clock, CredentialKind, IdentityId, IdentityKind, ManualClock, RiskTier, Timestamp};
 
-use crate::registry::Edit;
 use crate::{
     CredentialPolicy, IdentityRecord, IdentityStore, LifecycleState, NewIdentity, Owner, Page,
     Registry, RegistryError,
 };
+
+mod guards;
+mod race;
+
+pub use guards::guards_hold;
+pub use race::{concurrent_counter, concurrent_writers_lose_nothing, racing_writers_at_scale};
 
 /// The time the suite's clock starts at: 2026-01-01T00:00:00Z.
 pub const START: Timestamp = Timestamp::from_unix_secs(1_767_225_600);
@@ -48,6 +53,7 @@ pub async fn run_all(store: Arc<dyn IdentityStore>) {
     tombstoned_ids_are_never_reused(store.clone()).await;
     lifecycle_transitions(store.clone()).await;
     batch_inserts(store.clone()).await;
+    guards_hold(store.clone()).await;
     concurrent_writers_lose_nothing(store.clone()).await;
     racing_writers_at_scale(store).await;
 }
@@ -237,6 +243,18 @@ pub async fn pagination_in_id_order(store: Arc<dyn IdentityStore>) {
         tail.iter().all(|r| r.id.as_str() > "conf-page-22"),
         "`after` must be exclusive"
     );
+
+    let mut scanned = Vec::new();
+    store
+        .scan(&mut |record| {
+            if record.id.as_str().starts_with("conf-page-") {
+                scanned.push(record.id.as_str().to_owned());
+            }
+        })
+        .await
+        .expect("scan must succeed");
+    scanned.sort();
+    assert_eq!(scanned, ids, "scan must show every record exactly once");
 }
 
 /// An id that went all the way to tombstoned can be neither provisioned nor imported
@@ -359,119 +377,6 @@ pub async fn batch_inserts(store: Arc<dyn IdentityStore>) {
         Err(RegistryError::AlreadyExists { id }) => assert_eq!(id, twice.id),
         other => panic!("a batch naming one id twice must be AlreadyExists, got {other:?}"),
     }
-}
-
-/// [`WRITERS`] tasks race on one record directly through the store, [`RACE_UPDATES`]
-/// successful updates in all; a writer that gets VersionConflict reads again and
-/// retries. The final record must hold every update and its version must have grown by
-/// exactly [`RACE_UPDATES`].
-pub async fn racing_writers_at_scale(store: Arc<dyn IdentityStore>) {
-    let record = record_in_state("conf-race-scale", LifecycleState::Active);
-    store.insert(&record).await.unwrap();
-
-    let mut tasks = Vec::new();
-    for _ in 0..WRITERS {
-        let store = store.clone();
-        let id = record.id.clone();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..RACE_UPDATES / WRITERS {
-                loop {
-                    let mut current = store.get(&id).await.unwrap().unwrap();
-                    let count: usize = current
-                        .labels
-                        .get("counter")
-                        .map_or(0, |c| c.parse().unwrap());
-                    current
-                        .labels
-                        .insert("counter".into(), (count + 1).to_string());
-                    match store.update(&current).await {
-                        Ok(_) => break,
-                        Err(RegistryError::VersionConflict { .. }) => {}
-                        Err(other) => panic!("a racing update failed: {other}"),
-                    }
-                }
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("a writer task panicked");
-    }
-
-    let stored = store.get(&record.id).await.unwrap().unwrap();
-    assert_eq!(
-        stored.labels.get("counter").map(String::as_str),
-        Some(RACE_UPDATES.to_string().as_str()),
-        "an update was lost in the race"
-    );
-    assert_eq!(stored.version, record.version + RACE_UPDATES as u64);
-}
-
-/// [`WRITERS`] tasks each make [`UPDATES_PER_WRITER`] read-modify-write updates of one
-/// record through the registry; every single one must be in the final record.
-pub async fn concurrent_writers_lose_nothing(store: Arc<dyn IdentityStore>) {
-    let (registry, _) = registry_at_start(store);
-    let record = registry
-        .provision(sample_identity("conf-race-a"))
-        .await
-        .unwrap();
-    concurrent_counter(std::slice::from_ref(&registry), &record.id).await;
-
-    let stored = registry.get(&record.id).await.unwrap();
-    let expected = WRITERS * UPDATES_PER_WRITER;
-    assert_eq!(
-        stored.labels.get("counter").map(String::as_str),
-        Some(expected.to_string().as_str()),
-        "an update was lost"
-    );
-    assert!(
-        stored.version >= record.version + expected as u64,
-        "every counter update must bump the version"
-    );
-    assert_eq!(
-        stored.last_used_at,
-        Some(START.saturating_add(Duration::from_secs(UPDATES_PER_WRITER as u64)))
-    );
-}
-
-/// Runs [`WRITERS`] tasks over `registries` (round robin), each incrementing the
-/// `counter` label of `id` and recording a use [`UPDATES_PER_WRITER`] times.
-///
-/// A store with several handles on one database passes one registry per handle.
-pub async fn concurrent_counter(registries: &[Registry], id: &IdentityId) {
-    let mut tasks = Vec::new();
-    for writer in 0..WRITERS {
-        let registry = registries[writer % registries.len()].clone();
-        let id = id.clone();
-        tasks.push(tokio::spawn(async move {
-            for step in 1..=UPDATES_PER_WRITER {
-                increment_counter(&registry, &id).await;
-                let at = START.saturating_add(Duration::from_secs(step as u64));
-                registry
-                    .record_use(&id, at)
-                    .await
-                    .expect("record_use must succeed");
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("a writer task panicked");
-    }
-}
-
-async fn increment_counter(registry: &Registry, id: &IdentityId) {
-    registry
-        .modify(id, |record, _| {
-            let count: usize = record
-                .labels
-                .get("counter")
-                .map_or(0, |c| c.parse().unwrap());
-            record
-                .labels
-                .insert("counter".into(), (count + 1).to_string());
-            Ok(Edit::Write)
-        })
-        .await
-        .expect("a counter update must not give up");
 }
 
 #[cfg(test)]

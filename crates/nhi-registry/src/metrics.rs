@@ -53,62 +53,85 @@ pub struct RegistryMetrics {
 }
 
 impl Registry {
-    /// Computes the program metrics over every record.
+    /// Computes the program metrics over every record, in one walk of the store.
     ///
     /// # Errors
     ///
     /// Store errors.
     pub async fn metrics(&self) -> Result<RegistryMetrics, RegistryError> {
-        let at = self.now();
-        let records = self.list_all().await?;
-        Ok(compute(&records, at))
+        let now = self.now();
+        let mut tally = Tally::default();
+        self.store()
+            .scan(&mut |record| tally.add(record, now))
+            .await?;
+        Ok(tally.finish(now))
     }
 }
 
-/// The metrics of `records` at `now`.
-fn compute(records: &[IdentityRecord], now: Timestamp) -> RegistryMetrics {
-    let mut by_state = BTreeMap::new();
-    let mut active_by_kind = BTreeMap::new();
-    let mut active_by_tier = BTreeMap::new();
-    for record in records {
-        *by_state.entry(record.state).or_default() += 1;
+/// Running sums over the records seen so far.
+#[derive(Default)]
+struct Tally {
+    total: usize,
+    by_state: BTreeMap<LifecycleState, usize>,
+    active_by_kind: BTreeMap<IdentityKind, usize>,
+    active_by_tier: BTreeMap<RiskTier, usize>,
+    live: usize,
+    with_owner: usize,
+    with_expiry: usize,
+    rotated_in_time: usize,
+    age_sum: u128,
+    age_max: u64,
+    lag_count: usize,
+    lag_overdue: usize,
+    lag_sum: u128,
+    lag_max: u64,
+}
+
+impl Tally {
+    fn add(&mut self, record: &IdentityRecord, now: Timestamp) {
+        self.total += 1;
+        *self.by_state.entry(record.state).or_default() += 1;
         if record.state == LifecycleState::Active {
-            *active_by_kind.entry(record.kind).or_default() += 1;
-            *active_by_tier.entry(record.risk_tier).or_default() += 1;
+            *self.active_by_kind.entry(record.kind).or_default() += 1;
+            *self.active_by_tier.entry(record.risk_tier).or_default() += 1;
         }
+        if let Some((lag, overdue)) = decommission_lag(record, now) {
+            self.lag_count += 1;
+            self.lag_overdue += usize::from(overdue);
+            self.lag_sum += u128::from(lag);
+            self.lag_max = self.lag_max.max(lag);
+        }
+        if record.state.is_decommissioned() {
+            return;
+        }
+
+        // Shares, compliance and ages cover the identities not yet decommissioned.
+        let age = now.duration_since(record.credential_renewed_at());
+        self.live += 1;
+        self.with_owner += usize::from(record.owner.is_some());
+        self.with_expiry += usize::from(record.expires_at.is_some());
+        self.rotated_in_time += usize::from(age <= record.rotation_interval);
+        self.age_sum += u128::from(age.as_secs());
+        self.age_max = self.age_max.max(age.as_secs());
     }
 
-    let live: Vec<&IdentityRecord> = records
-        .iter()
-        .filter(|r| !r.state.is_decommissioned())
-        .collect();
-    let ages: Vec<u64> = live
-        .iter()
-        .map(|r| now.duration_since(r.credential_renewed_at()).as_secs())
-        .collect();
-    let lags: Vec<(u64, bool)> = records
-        .iter()
-        .filter_map(|r| decommission_lag(r, now))
-        .collect();
-    let lag_secs: Vec<u64> = lags.iter().map(|(lag, _)| *lag).collect();
-
-    RegistryMetrics {
-        at: now,
-        total: records.len(),
-        by_state,
-        active_by_kind,
-        active_by_tier,
-        share_with_owner: share(&live, |r| r.owner.is_some()),
-        share_with_expiry: share(&live, |r| r.expires_at.is_some()),
-        rotation_compliance: share(&live, |r| {
-            now.duration_since(r.credential_renewed_at()) <= r.rotation_interval
-        }),
-        mean_credential_age: Duration::from_secs(mean(&ages)),
-        max_credential_age: Duration::from_secs(ages.iter().copied().max().unwrap_or(0)),
-        decommissions_due: lags.len(),
-        decommissions_overdue: lags.iter().filter(|(_, overdue)| *overdue).count(),
-        mean_decommission_lag: Duration::from_secs(mean(&lag_secs)),
-        max_decommission_lag: Duration::from_secs(lag_secs.iter().copied().max().unwrap_or(0)),
+    fn finish(self, now: Timestamp) -> RegistryMetrics {
+        RegistryMetrics {
+            at: now,
+            total: self.total,
+            by_state: self.by_state,
+            active_by_kind: self.active_by_kind,
+            active_by_tier: self.active_by_tier,
+            share_with_owner: share(self.with_owner, self.live),
+            share_with_expiry: share(self.with_expiry, self.live),
+            rotation_compliance: share(self.rotated_in_time, self.live),
+            mean_credential_age: Duration::from_secs(mean(self.age_sum, self.live)),
+            max_credential_age: Duration::from_secs(self.age_max),
+            decommissions_due: self.lag_count,
+            decommissions_overdue: self.lag_overdue,
+            mean_decommission_lag: Duration::from_secs(mean(self.lag_sum, self.lag_count)),
+            max_decommission_lag: Duration::from_secs(self.lag_max),
+        }
     }
 }
 
@@ -130,19 +153,16 @@ fn decommission_lag(record: &IdentityRecord, now: Timestamp) -> Option<(u64, boo
     Some(lag)
 }
 
-/// The mean of `values`, 0 when there are none.
-fn mean(values: &[u64]) -> u64 {
-    let total: u128 = values.iter().map(|&v| u128::from(v)).sum();
-    total
-        .checked_div(values.len() as u128)
+/// `sum / count` in whole units, 0 when there is nothing to average.
+fn mean(sum: u128, count: usize) -> u64 {
+    sum.checked_div(count as u128)
         .map_or(0, |mean| u64::try_from(mean).unwrap_or(u64::MAX))
 }
 
-/// The share of `records` matching `test`; `0.0` when there are none.
-fn share(records: &[&IdentityRecord], test: impl Fn(&IdentityRecord) -> bool) -> f64 {
-    if records.is_empty() {
+/// `part / whole` as a share from 0 to 1; `0.0` when `whole` is 0.
+fn share(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
         return 0.0;
     }
-    let matching = records.iter().filter(|r| test(r)).count();
-    matching as f64 / records.len() as f64
+    part as f64 / whole as f64
 }

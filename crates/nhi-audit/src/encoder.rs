@@ -102,11 +102,12 @@ impl ChainEncoder {
     /// Writes `{"seq":N,"prev":"<hex>","event":`.
     fn write_head(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"seq\":");
-        out.extend_from_slice(self.next_seq.to_string().as_bytes());
+        push_decimal(out, self.next_seq);
         out.extend_from_slice(b",\"prev\":\"");
-        let mut hex = String::with_capacity(64);
-        push_hex(&mut hex, &self.head);
-        out.extend_from_slice(hex.as_bytes());
+        for byte in self.head {
+            out.push(hex_digit(byte >> 4));
+            out.push(hex_digit(byte & 0x0f));
+        }
         out.extend_from_slice(b"\",\"event\":");
     }
 
@@ -151,6 +152,31 @@ pub(crate) fn push_hex(text: &mut String, bytes: &[u8]) {
     }
 }
 
+/// The lowercase hex digit of a nibble.
+fn hex_digit(nibble: u8) -> u8 {
+    if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'a' + nibble - 10
+    }
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut rest = value;
+    let mut used = 0;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        used += 1;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(digits.len() - used..).unwrap_or_default());
+}
+
 /// Reads 64 lowercase hex digits into 32 bytes.
 pub(crate) fn parse_hex32(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 {
@@ -188,6 +214,15 @@ mod tests {
             .unwrap();
         assert_eq!(line_hash(last), encoder.head());
         assert_eq!(parse_hex32(&encoder.head()), Some(encoder.head_bytes()));
+    }
+
+    #[test]
+    fn decimals_are_written_in_full() {
+        for value in [0, 7, 10, 1_000_000, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            assert_eq!(out, value.to_string().into_bytes());
+        }
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub struct AuditEvent {
     /// Schema version of the event, [`AuditEvent::SCHEMA_VERSION`].
     pub version: u16,
     /// When it happened, from the caller's clock.
+    #[serde(serialize_with = "crate::timefmt::serialize")]
     pub time: Timestamp,
     /// What happened.
     pub kind: EventKind,

@@ -65,6 +65,7 @@ pub mod ocsf;
 mod redact;
 mod segment;
 mod sink;
+mod timefmt;
 pub mod verify;
 
 pub use buffer::{BufferStats, BufferedSink, Overflow, verify_gap};

@@ -16,6 +16,8 @@
 //!   [`LogReport::restarts`], unless it stands where a checkpoint vouched for other
 //!   records: then it is [`Finding::ForgedRestart`].
 //!
+//! Each line's envelope (sequence, `prev`, event kind) is read and its bytes hashed; the
+//! event itself is not parsed in full, which [`read_chain`](crate::read_chain) does.
 //! Only the last [`REORDER_WINDOW`] records are remembered, so memory stays bounded
 //! however long the log; a record moved further than that reads as missing and
 //! conflicting rather than out of order.
@@ -261,9 +263,11 @@ impl Walk {
 
     /// Checks one record line.
     fn line(&mut self, content: &[u8], segment: u32, line: u64) {
-        let parsed = serde_json::from_slice::<LineView<'_>>(content)
-            .ok()
-            .and_then(|view| Some((view.seq, parse_hex32(&view.prev)?, view.event.kind)));
+        let parsed = envelope(content).or_else(|| {
+            serde_json::from_slice::<LineView<'_>>(content)
+                .ok()
+                .and_then(|view| Some((view.seq, parse_hex32(&view.prev)?, view.event.kind)))
+        });
         let Some((seq, prev, kind)) = parsed else {
             self.findings.push(Finding::NotARecord { segment, line });
             return;
@@ -468,9 +472,68 @@ impl Walk {
     }
 }
 
+/// Reads the envelope of a line in the exact shape the writer produces
+/// (`{"seq":N,"prev":"<hex>","event":{"version":V,"time":"T","kind":"K",...}}`) without
+/// a full JSON parse; `None` sends the line to the general parser.
+fn envelope(content: &[u8]) -> Option<(u64, [u8; 32], EventKind)> {
+    let text = std::str::from_utf8(content).ok()?;
+    let rest = text.strip_prefix("{\"seq\":")?;
+    let (seq, rest) = rest.split_once(',')?;
+    if seq.is_empty() || seq.len() > 20 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seq: u64 = seq.parse().ok()?;
+    let rest = rest.strip_prefix("\"prev\":\"")?;
+    let prev = parse_hex32(rest.get(..64)?)?;
+    let rest = rest.get(64..)?.strip_prefix("\",\"event\":{\"version\":")?;
+    let (_, rest) = rest.split_once(",\"time\":\"")?;
+    let (_, rest) = rest.split_once("\",\"kind\":\"")?;
+    let (kind, rest) = rest.split_once('"')?;
+    let kind = EventKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+    (rest.ends_with("}}") && (rest.starts_with(',') || rest.starts_with('}')))
+        .then_some((seq, prev, kind))
+}
+
 /// Lowercase hex of a hash.
 fn hex(hash: &[u8; 32]) -> String {
     let mut text = String::with_capacity(64);
     push_hex(&mut text, hash);
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::ChainEncoder;
+    use crate::event::AuditEvent;
+    use nhi_core::Timestamp;
+
+    #[test]
+    fn the_fast_envelope_agrees_with_the_parser() {
+        let mut encoder = ChainEncoder::new();
+        let mut line = Vec::new();
+        let event = AuditEvent::new(EventKind::AuditRestarted, Timestamp::EPOCH, "x");
+        encoder.append(&event, &mut line).unwrap();
+        let content = line.strip_suffix(b"\n").unwrap();
+        let (seq, prev, kind) = envelope(content).unwrap();
+        assert_eq!((seq, prev, kind), (1, [0; 32], EventKind::AuditRestarted));
+
+        // Another spelling of the same record is left to the parser, which agrees.
+        let spaced = String::from_utf8(content.to_vec()).unwrap().replacen(
+            "{\"seq\":1,",
+            "{\"seq\": 1, ",
+            1,
+        );
+        assert!(envelope(spaced.as_bytes()).is_none());
+        let view: LineView<'_> = serde_json::from_str(&spaced).unwrap();
+        assert_eq!((view.seq, view.event.kind), (1, EventKind::AuditRestarted));
+
+        for bad in [
+            "{\"seq\":,",
+            "{\"seq\":1,\"prev\":\"00\"}",
+            "{\"seq\":99999999999999999999999,",
+        ] {
+            assert!(envelope(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
 }

@@ -16,6 +16,10 @@ pub struct DecisionRecord {
     /// The rule that decided, when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,
+    /// Every rule that took part (all matching allows, the deny that won, the limits
+    /// charged), when the decision names more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_ids: Vec<String>,
     /// Why, in words an operator understands.
     pub reason: String,
 }
@@ -36,8 +40,9 @@ pub struct ApprovalRecord {
 /// JSON form.
 ///
 /// A credential is referenced only by its public [`CredentialId`]; no field takes a
-/// secret. `message`, `result`, `trigger`, `before` and `after` are free-form: callers
-/// must never put a secret, token or key material in them.
+/// secret. `message`, `result`, `trigger`, `before` and `after` are free-form: a value
+/// that must be referred to goes in as [`Redacted`](crate::Redacted), and a sink that may
+/// see careless text is wrapped in a [`RedactingSink`](crate::RedactingSink).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// Schema version of the event, [`AuditEvent::SCHEMA_VERSION`].
@@ -204,8 +209,22 @@ impl AuditEvent {
         self.decision = Some(DecisionRecord {
             effect: effect.into(),
             rule_id,
+            rule_ids: Vec::new(),
             reason: reason.into(),
         });
+        self
+    }
+
+    /// Names every rule that took part in the decision set by
+    /// [`decision`](Self::decision); without a decision it does nothing.
+    pub fn decision_rules<I, S>(mut self, rule_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        if let Some(decision) = &mut self.decision {
+            decision.rule_ids = rule_ids.into_iter().map(Into::into).collect();
+        }
         self
     }
 

@@ -6,23 +6,37 @@
 //! an [`AuditSink`]. Unlike a log line, recording can fail, and a caller that must not
 //! act unaudited stops when it does.
 //!
-//! Two sinks are built in:
-//! - [`MemorySink`] keeps events in memory, for tests and for hosts that forward them;
-//! - [`JsonlFileSink`] appends them to a JSON-lines file in which every line carries the
-//!   SHA-256 of the line before it, syncing each record to disk before acknowledging it.
+//! Sinks, all behind [`AuditSink`]:
+//! - [`JsonlFileSink`] appends to a hash-chained JSON-lines log: segments rotated by
+//!   size or time with one chain across them, group commit (a record is acknowledged
+//!   only once synced), a torn last line cut back on open with an `audit.restarted`
+//!   record, and signed [`Checkpoint`]s handed to a [`CheckpointStore`] outside the log;
+//! - [`BufferedSink`] puts a bounded queue in front of a slower sink and either fails
+//!   closed (waits, or refuses with [`AuditError::QueueFull`]) or fails open (drops,
+//!   counts exactly, and writes one signed `audit.gap` record on recovery);
+//! - [`FanOutSink`] records in several sinks under a rule (all, or at least N);
+//! - [`TracingMirror`] mirrors events into `tracing` under [`MIRROR_TARGET`];
+//! - [`MemorySink`] keeps events in memory, for tests and for hosts that forward them.
 //!
-//! [`verify_chain`] re-reads such a file and names the first line that was changed,
-//! deleted, repeated, reordered or cut short (the rule is in the [`chain`] module docs).
+//! [`verify_chain`] re-reads a log and names the first line that was changed, deleted,
+//! repeated, reordered or cut short (the rule is in the [`chain`] module docs);
+//! [`verify_log`] checks a log against its checkpoints and names every fault, each gap
+//! as one range. [`export_ocsf`] writes a verified log as OCSF JSON lines for a SIEM.
 //!
 //! # Secrets
 //!
-//! No event field takes a secret: a credential is named by its public
-//! [`CredentialId`](nhi_core::CredentialId) only. The free-form fields (`message`,
-//! `result`, `trigger`, `permission`, `before`, `after`, the decision's `reason`) are
-//! written as given, so callers must never put a secret, token, key or password in
-//! them. Errors of this crate never quote an event being recorded; a verifier error
-//! quotes at most a short parser message about the bad line.
-//!
+//! No event field is meant for a secret: a credential is named by its public
+//! [`CredentialId`](nhi_core::CredentialId). A value that must be referred to but
+//! never shown is written as [`Redacted`], its HMAC-SHA256 under the deployment's
+//! [`AuditKey`], which fits in `before`/`after` maps; the same value always gives the
+//! same text, so an investigator with the key can search for a known value with
+//! [`AuditKey::redact`]. The free-text fields (`message`, `result`, `trigger`, the
+//! decision's `reason`, `before`, `after`, even a resource path) are written as given,
+//! so a host that handles secrets wraps its sink in a [`RedactingSink`] whose
+//! [`Scrubber`] replaces every known secret (raw, hex or base64, inside any string,
+//! map key or byte array) by its keyed hash. Errors of this crate never quote an
+//! event; a verifier error quotes at most a short parser message about the bad line.
+
 //! # Example
 //!
 //! ```

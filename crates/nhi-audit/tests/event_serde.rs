@@ -61,9 +61,24 @@ fn a_decision_without_a_rule_leaves_rule_id_out() {
         Some(DecisionRecord {
             effect: "rate-limited".into(),
             rule_id: None,
+            rule_ids: Vec::new(),
             reason: "quota spent".into(),
         })
     );
+}
+
+#[test]
+fn every_rule_of_a_decision_can_be_named() {
+    let event = AuditEvent::new(EventKind::AccessDecided, START, "denied")
+        .decision("deny", Some("no-prod-deletes".into()), "explicit deny wins")
+        .decision_rules(["no-prod-deletes", "allow-ops-team"]);
+    let value = serde_json::to_value(&event).unwrap();
+    assert_eq!(
+        value["decision"]["rule_ids"],
+        json!(["no-prod-deletes", "allow-ops-team"])
+    );
+    let bare = AuditEvent::new(EventKind::AccessDecided, START, "x").decision_rules(["a"]);
+    assert_eq!(bare.decision, None);
 }
 
 #[test]

@@ -104,10 +104,14 @@ impl ChainEncoder {
         out.extend_from_slice(b"{\"seq\":");
         push_decimal(out, self.next_seq);
         out.extend_from_slice(b",\"prev\":\"");
-        for byte in self.head {
-            out.push(hex_digit(byte >> 4));
-            out.push(hex_digit(byte & 0x0f));
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.head) {
+            if let [high, low] = pair {
+                *high = hex_digit(byte >> 4);
+                *low = hex_digit(byte & 0x0f);
+            }
         }
+        out.extend_from_slice(&hex);
         out.extend_from_slice(b"\",\"event\":");
     }
 

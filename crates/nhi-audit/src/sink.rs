@@ -8,7 +8,9 @@ use crate::event::AuditEvent;
 /// Proof that a sink stored an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Receipt {
-    /// The event's position in the sink, starting at 1.
+    /// The event's position in the sink, starting at 1. A fail-open
+    /// [`BufferedSink`](crate::BufferedSink) returns 0 for an event it dropped (and
+    /// counted); it is the only sink that acknowledges without storing.
     pub sequence: u64,
 }
 

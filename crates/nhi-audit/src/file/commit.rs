@@ -337,3 +337,66 @@ where
         Err(_) => work(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use nhi_core::ManualClock;
+
+    /// An engine whose segment file was opened read-only, so every write fails.
+    fn failing_engine(dir: &Path) -> Engine {
+        let base = dir.join("audit.jsonl");
+        std::fs::write(&base, b"").unwrap();
+        let clock: SharedClock = Arc::new(ManualClock::new(Timestamp::EPOCH));
+        let state = State::new(ChainEncoder::new(), 1, 0, Timestamp::EPOCH);
+        let io = Io {
+            base: base.clone(),
+            segment: 1,
+            file: File::open(&base).unwrap(),
+            _lock: File::open(&base).unwrap(),
+            checkpoints: None,
+            durable_seq: 0,
+            durable_head: [0; 32],
+            checkpointed_seq: 0,
+            checkpointed_at: Timestamp::EPOCH,
+        };
+        Engine::new(state, io, clock)
+    }
+
+    #[test]
+    fn a_failed_write_is_never_acknowledged_and_stops_the_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = failing_engine(dir.path());
+        let first = engine.append(b"{}");
+        assert!(
+            matches!(
+                first,
+                Err(AuditError::Io {
+                    operation: "write",
+                    ..
+                })
+            ),
+            "{first:?}"
+        );
+        assert!(matches!(engine.append(b"{}"), Err(AuditError::SinkStopped)));
+        assert_eq!(std::fs::read(dir.path().join("audit.jsonl")).unwrap(), b"");
+    }
+
+    #[test]
+    fn waiting_writers_of_a_failed_batch_are_refused_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Arc::new(failing_engine(dir.path()));
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let engine = Arc::clone(&engine);
+                    scope.spawn(move || engine.append(b"{}"))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(results.iter().all(Result::is_err), "{results:?}");
+    }
+}

@@ -3,8 +3,9 @@
 //! - `memory_get`: a get from a [`MemoryStore`] holding 1,000,000 identities, beside a
 //!   plain `HashMap` lookup and clone of the same record (the anchor).
 //! - `reconcile_all`: a report-only reconciliation of those 1,000,000 identities.
-//! - `sqlite_get`: a get from a SQLite file of 100,000 identities, beside the raw
-//!   `SELECT` of the same row without decoding (the anchor).
+//! - `sqlite_get`: a get from a SQLite file of 100,000 identities (or
+//!   `NHI_BENCH_SQLITE_ESTATE`), beside the raw `SELECT` of the same row without
+//!   decoding (the anchor).
 //! - `sqlite_bulk_provision`: provisioning 1,000 identities at a time through the
 //!   registry (guards included) into that file, beside a raw one-transaction insert of
 //!   the same rows (the anchor).
@@ -32,7 +33,13 @@ use nhi_registry_postgres::{PostgresStore, keep_fresh};
 use nhi_registry_sqlite::SqliteStore;
 
 const ESTATE: usize = 1_000_000;
-const SQLITE_ESTATE: usize = 100_000;
+/// The SQLite estate, 100,000 unless `NHI_BENCH_SQLITE_ESTATE` says otherwise.
+fn sqlite_estate() -> usize {
+    std::env::var("NHI_BENCH_SQLITE_ESTATE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
+}
 const BULK_BATCH: usize = 1_000;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -51,7 +58,7 @@ fn id_of(n: usize) -> IdentityId {
 fn estate_record(template: &IdentityRecord, n: usize) -> IdentityRecord {
     let mut record = template.clone();
     record.id = id_of(n);
-    if n % 100 == 0 {
+    if n.is_multiple_of(100) {
         record.owner = None;
     }
     record
@@ -124,22 +131,23 @@ fn sqlite_store(c: &mut Criterion) {
     let store = Arc::new(SqliteStore::open(&path).unwrap());
     let registry = Registry::new(store.clone(), Arc::new(ManualClock::new(START)));
 
-    let requests: Vec<_> = (0..SQLITE_ESTATE)
+    let estate = sqlite_estate();
+    let requests: Vec<_> = (0..estate)
         .map(|n| sample_identity(id_of(n).as_str()))
         .collect();
     let started = Instant::now();
     rt.block_on(registry.provision_many(requests)).unwrap();
     let took = started.elapsed();
     println!(
-        "sqlite bulk provisioning: {SQLITE_ESTATE} identities in {:.2} s, {:.0} per second",
+        "sqlite bulk provisioning: {estate} identities in {:.2} s, {:.0} per second",
         took.as_secs_f64(),
-        SQLITE_ESTATE as f64 / took.as_secs_f64()
+        estate as f64 / took.as_secs_f64()
     );
 
     let raw = rusqlite::Connection::open(&path).unwrap();
-    let probe = id_of(SQLITE_ESTATE / 2 + 7);
+    let probe = id_of(estate / 2 + 7);
     let mut group = c.benchmark_group("registry_sqlite");
-    group.bench_function("raw_select_anchor_100k", |b| {
+    group.bench_function("raw_select_anchor", |b| {
         let mut statement = raw
             .prepare_cached("SELECT record FROM identities WHERE id = ?1")
             .unwrap();
@@ -150,12 +158,12 @@ fn sqlite_store(c: &mut Criterion) {
             black_box(json)
         });
     });
-    group.bench_function("sqlite_get_100k", |b| {
+    group.bench_function("sqlite_get", |b| {
         b.iter(|| black_box(rt.block_on(store.get(black_box(&probe))).unwrap().unwrap()));
     });
 
     group.throughput(Throughput::Elements(BULK_BATCH as u64));
-    let mut next = SQLITE_ESTATE;
+    let mut next = estate;
     group.bench_function("raw_transaction_insert_anchor_1k", |b| {
         b.iter_batched(
             || batch_rows(&mut next),

@@ -116,3 +116,38 @@ async fn the_debug_form_hides_the_connection_string() {
     );
     common::drop_schema(&url, &schema).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let Some(url) = common::server("nodes_starting_together_migrate_once") else {
+        return;
+    };
+    let schema = common::unique_schema();
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let (url, schema) = (url.clone(), schema.clone());
+        nodes.push(tokio::spawn(async move {
+            PostgresStore::open(&url, &schema).await.map(drop)
+        }));
+    }
+    for node in nodes {
+        node.await.unwrap().unwrap();
+    }
+
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    let rows: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM \"{schema}\".schema_version"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "one migration recorded, not one per node");
+    drop(client);
+    let _ = driver.await;
+    common::drop_schema(&url, &schema).await;
+}

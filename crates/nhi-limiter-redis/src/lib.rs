@@ -55,6 +55,7 @@ mod differential;
 mod error;
 mod limiter;
 mod script;
+mod setup;
 
 pub use config::{RedisLimiterConfig, SlotTag, Unreachable};
 pub use error::RedisLimitError;

@@ -7,8 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use dashmap::DashMap;
 use nhi_core::{SystemClock, Timestamp};
 use nhi_limiter::{
-    Breach, Layer, LimitDecision, LimitError, LimitRequest, LimitStats, Limiter, MAX_KEY_LEN,
-    ProtectiveAction, Quota, QuotaPlan, RateLimiter,
+    Breach, Layer, LimitDecision, LimitError, LimitRequest, LimitStats, Limiter, ProtectiveAction,
+    Quota, QuotaPlan, RateLimiter,
 };
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -16,6 +16,7 @@ use redis::aio::ConnectionManager;
 use crate::config::{RedisLimiterConfig, SlotTag, Unreachable};
 use crate::error::RedisLimitError;
 use crate::script::{self, LayerCall, Mode, Reply};
+use crate::setup::{check_key, check_plan, check_prefix, connect};
 
 /// The layered limiter of [`nhi_limiter`], its buckets shared by every node through
 /// Redis.
@@ -446,54 +447,8 @@ impl RedisLimiter {
     }
 }
 
-fn connect(url: &str, config: &RedisLimiterConfig) -> Result<ConnectionManager, RedisLimitError> {
-    let client =
-        redis::Client::open(url).map_err(|source| RedisLimitError::Connection { source })?;
-    let settings = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(config.timeout))
-        .set_response_timeout(Some(config.timeout))
-        .set_number_of_retries(1);
-    ConnectionManager::new_lazy_with_config(client, settings)
-        .map_err(|source| RedisLimitError::Connection { source })
-}
-
 fn backend(err: redis::RedisError) -> LimitError {
     LimitError::Backend {
         source: Box::new(err),
     }
-}
-
-fn check_prefix(prefix: &str) -> Result<(), RedisLimitError> {
-    let reason = if prefix.is_empty() {
-        "it is empty: give a name such as `nhi:limit`"
-    } else if prefix.contains(['{', '}']) {
-        "it holds a brace, which would change the Redis Cluster hash tag: remove it"
-    } else {
-        return Ok(());
-    };
-    Err(RedisLimitError::Prefix {
-        prefix: prefix.to_owned(),
-        reason,
-    })
-}
-
-fn check_plan(plan: &QuotaPlan) -> Result<(), RedisLimitError> {
-    for (layer, quota) in &plan.layers {
-        script::check_quota(layer.as_str(), quota)?;
-    }
-    if let Some(quota) = plan.breach.violation_quota() {
-        script::check_quota("breach", &quota)?;
-    }
-    Ok(())
-}
-
-fn check_key(layer: Layer, key: &str) -> Result<(), LimitError> {
-    let reason = if key.is_empty() {
-        "the key is empty: name the identity, workflow, tenant, endpoint or incident"
-    } else if key.len() > MAX_KEY_LEN {
-        "the key is longer than 2048 bytes: use a shorter name or a digest of it"
-    } else {
-        return Ok(());
-    };
-    Err(LimitError::InvalidKey { layer, reason })
 }

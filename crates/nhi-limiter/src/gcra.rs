@@ -81,6 +81,26 @@ pub(crate) fn refund(bucket: &AtomicU64, quota: &Quota, cost: u32) {
 
 /// The new TAT if `cost` fits a bucket at `tat`, or how long until it would.
 pub(crate) fn evaluate(tat: u64, quota: &Quota, now: u64, cost: u32) -> Result<u64, Duration> {
+    // Almost every quota and time fits in 64 bits; only then is the fast path taken.
+    let interval = quota.interval_nanos();
+    let fast = interval
+        .checked_mul(u64::from(quota.burst()))
+        .zip(interval.checked_mul(u64::from(cost)))
+        .and_then(|(capacity, cost)| {
+            let ahead = tat.saturating_sub(now).checked_add(cost)?;
+            now.checked_add(ahead).map(|next| (capacity, ahead, next))
+        });
+    if let Some((capacity, ahead, next)) = fast {
+        if ahead <= capacity {
+            return Ok(next);
+        }
+        return Err(Duration::from_nanos(ahead - capacity));
+    }
+    evaluate_wide(tat, quota, now, cost)
+}
+
+/// [`evaluate`] in 128 bits, for quotas and times near the ends of the range.
+fn evaluate_wide(tat: u64, quota: &Quota, now: u64, cost: u32) -> Result<u64, Duration> {
     let now = u128::from(now);
     let capacity = cost_nanos(quota, quota.burst());
     let next = u128::from(tat).max(now) + cost_nanos(quota, cost);
@@ -113,6 +133,11 @@ fn refused(tat: u64, quota: &Quota, now: u64, wait: Duration) -> Charge {
 
 /// Whole units left in a bucket whose TAT is `tat` at `now`.
 fn remaining(tat: u64, quota: &Quota, now: u64) -> u32 {
+    let interval = quota.interval_nanos();
+    if let Some(capacity) = interval.checked_mul(u64::from(quota.burst())) {
+        let free = capacity.saturating_sub(tat.saturating_sub(now));
+        return u32::try_from(free / interval).unwrap_or(u32::MAX);
+    }
     let ahead = u128::from(tat.saturating_sub(now));
     let free = cost_nanos(quota, quota.burst()).saturating_sub(ahead);
     let units = free / u128::from(quota.interval_nanos());

@@ -46,6 +46,7 @@
 
 mod feed;
 mod fresh;
+mod link;
 mod schema;
 mod store;
 

@@ -4,12 +4,16 @@ use std::collections::BTreeSet;
 
 use nhi_core::IdentityId;
 use nhi_registry::{IdentityRecord, IdentityStore, Page, RegistryError, next_version};
+use tokio_postgres::Config;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use crate::feed::ChangeFeed;
+use crate::link::{Link, Live, connect, connection_lost};
 use crate::pg_error;
-use crate::schema::{check_schema_name, migrate, quote};
+use crate::schema::{check_schema_name, migrate};
+
+/// The `application_name` the store's connections report, unless the URL sets one.
+const APPLICATION_NAME: &str = "nhi-registry";
 
 /// A shared, durable [`IdentityStore`] in one PostgreSQL schema.
 ///
@@ -18,24 +22,12 @@ use crate::schema::{check_schema_name, migrate, quote};
 /// number of stores, on any number of nodes, may use the same schema: updates are
 /// compare-and-swap on the version column, so none is lost.
 ///
-/// The connection is not re-established: once it is lost, every call fails with
-/// [`RegistryError::Backend`], and the host opens a new store.
+/// A lost connection is re-established by the next call. A read that finds the
+/// connection lost is retried once on a new one; a write is not (it may have committed
+/// before the connection went), so it fails with [`RegistryError::Backend`] and the
+/// caller reads again before retrying.
 pub struct PostgresStore {
-    client: Client,
-    config: Config,
-    schema: String,
-    sql: Statements,
-}
-
-/// The statements every call uses, prepared once per connection.
-struct Statements {
-    insert: Statement,
-    insert_many: Statement,
-    get: Statement,
-    update: Statement,
-    version_of: Statement,
-    first_taken: Statement,
-    list: Statement,
+    link: Link,
 }
 
 impl PostgresStore {
@@ -54,29 +46,28 @@ impl PostgresStore {
     /// server cannot be reached.
     pub async fn open(url: &str, schema: &str) -> Result<Self, RegistryError> {
         check_schema_name(schema)?;
-        let config: Config = url
+        let mut config: Config = url
             .parse()
             .map_err(|e| pg_error("reading the connection string", e))?;
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
         let mut client = connect(&config).await?;
         migrate(&mut client, schema).await?;
-        let sql = Statements::prepare(&client, &quote(schema)).await?;
         Ok(Self {
-            client,
-            config,
-            schema: schema.to_owned(),
-            sql,
+            link: Link::new(client, config, schema).await?,
         })
     }
 
     /// The schema this store works in.
     pub fn schema(&self) -> &str {
-        &self.schema
+        self.link.schema()
     }
 
     /// The notification channel on which committed changes are announced:
     /// `<schema>.identities`.
     pub fn channel(&self) -> String {
-        format!("{}.identities", self.schema)
+        format!("{}.identities", self.link.schema())
     }
 
     /// Opens a [`ChangeFeed`] on its own connection: every insert or update committed
@@ -86,7 +77,7 @@ impl PostgresStore {
     ///
     /// [`RegistryError::Backend`] when the connection or `LISTEN` fails.
     pub async fn subscribe(&self) -> Result<ChangeFeed, RegistryError> {
-        ChangeFeed::listen(&self.config, self.channel()).await
+        ChangeFeed::listen(self.link.config(), self.channel()).await
     }
 }
 
@@ -94,7 +85,7 @@ impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The configuration may hold a password: never shown.
         f.debug_struct("PostgresStore")
-            .field("schema", &self.schema)
+            .field("schema", &self.link.schema())
             .finish_non_exhaustive()
     }
 }
@@ -103,10 +94,11 @@ impl std::fmt::Debug for PostgresStore {
 impl IdentityStore for PostgresStore {
     async fn insert(&self, record: &IdentityRecord) -> Result<(), RegistryError> {
         let row = Row::of(record)?;
-        let inserted = self
+        let live = self.link.live().await?;
+        let inserted = live
             .client
             .execute(
-                &self.sql.insert,
+                &live.sql.insert,
                 &[
                     &record.id.as_str(),
                     &row.state,
@@ -137,17 +129,18 @@ impl IdentityStore for PostgresStore {
         let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
         let jsons: Vec<&str> = rows.iter().map(|r| r.json.as_str()).collect();
 
-        let result = self
+        let live = self.link.live().await?;
+        let result = live
             .client
             .execute(
-                &self.sql.insert_many,
+                &live.sql.insert_many,
                 &[&ids, &states, &tenants, &environments, &versions, &jsons],
             )
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Err(self.first_taken(&ids).await?)
+                Err(first_taken(&live, &ids).await?)
             }
             Err(e) => Err(pg_error(
                 &format!("inserting {} identities", records.len()),
@@ -157,11 +150,16 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn get(&self, id: &IdentityId) -> Result<Option<IdentityRecord>, RegistryError> {
-        let row = self
-            .client
-            .query_opt(&self.sql.get, &[&id.as_str()])
-            .await
-            .map_err(|e| pg_error(&format!("reading identity `{id}`"), e))?;
+        let live = self.link.live().await?;
+        let read = live.client.query_opt(&live.sql.get, &[&id.as_str()]).await;
+        let read = match read {
+            Err(e) if connection_lost(&e) => {
+                let live = self.link.reconnect(&live).await?;
+                live.client.query_opt(&live.sql.get, &[&id.as_str()]).await
+            }
+            other => other,
+        };
+        let row = read.map_err(|e| pg_error(&format!("reading identity `{id}`"), e))?;
         row.map(|row| decode(&row)).transpose()
     }
 
@@ -172,10 +170,11 @@ impl IdentityStore for PostgresStore {
         let read_version = to_sql_version(record)?;
         let context = || format!("updating identity `{}`", record.id);
 
-        let changed = self
+        let live = self.link.live().await?;
+        let changed = live
             .client
             .execute(
-                &self.sql.update,
+                &live.sql.update,
                 &[
                     &row.state,
                     &row.tenant,
@@ -193,9 +192,9 @@ impl IdentityStore for PostgresStore {
         }
 
         // Nothing matched: tell a missing record from a moved-on version.
-        let found = self
+        let found = live
             .client
-            .query_opt(&self.sql.version_of, &[&record.id.as_str()])
+            .query_opt(&live.sql.version_of, &[&record.id.as_str()])
             .await
             .and_then(|row| row.map(|row| row.try_get::<_, i64>(0)).transpose())
             .map_err(|e| pg_error(&context(), e))?;
@@ -215,87 +214,36 @@ impl IdentityStore for PostgresStore {
         let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         // Ids are non-empty ASCII, so "" sorts before every one of them.
         let after = page.after.as_ref().map_or("", IdentityId::as_str);
-        let rows = self
-            .client
-            .query(&self.sql.list, &[&after, &limit])
-            .await
-            .map_err(|e| pg_error("listing identities", e))?;
+        let live = self.link.live().await?;
+        let read = live.client.query(&live.sql.list, &[&after, &limit]).await;
+        let read = match read {
+            Err(e) if connection_lost(&e) => {
+                let live = self.link.reconnect(&live).await?;
+                live.client.query(&live.sql.list, &[&after, &limit]).await
+            }
+            other => other,
+        };
+        let rows = read.map_err(|e| pg_error("listing identities", e))?;
         rows.iter().map(decode).collect()
     }
 }
 
-impl PostgresStore {
-    /// The error for a batch that hit a taken id: the first such id, by id order.
-    async fn first_taken(&self, ids: &[&str]) -> Result<RegistryError, RegistryError> {
-        let row = self
-            .client
-            .query_opt(&self.sql.first_taken, &[&ids])
-            .await
-            .map_err(|e| pg_error("finding the taken identity id", e))?;
-        let taken: Option<String> = row
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(|e| pg_error("finding the taken identity id", e))?;
-        let text = taken.unwrap_or_default();
-        let id = text
-            .parse()
-            .map_err(|e| RegistryError::corrupt(format!("stored id `{text}`"), e))?;
-        Ok(RegistryError::AlreadyExists { id })
-    }
-}
-
-impl Statements {
-    async fn prepare(client: &Client, schema: &str) -> Result<Self, RegistryError> {
-        let table = format!("{schema}.identities");
-        let prepare = |sql: String| async move {
-            client
-                .prepare(&sql)
-                .await
-                .map_err(|e| pg_error("preparing the store's statements", e))
-        };
-        Ok(Self {
-            insert: prepare(format!(
-                "INSERT INTO {table} (id, state, tenant, environment, version, record)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING"
-            ))
-            .await?,
-            insert_many: prepare(format!(
-                "INSERT INTO {table} (id, state, tenant, environment, version, record)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                      $5::bigint[], $6::text[])"
-            ))
-            .await?,
-            get: prepare(format!("SELECT record FROM {table} WHERE id = $1")).await?,
-            update: prepare(format!(
-                "UPDATE {table} SET state = $1, tenant = $2, environment = $3, version = $4,
-                 record = $5 WHERE id = $6 AND version = $7"
-            ))
-            .await?,
-            version_of: prepare(format!("SELECT version FROM {table} WHERE id = $1")).await?,
-            first_taken: prepare(format!(
-                "SELECT id FROM {table} WHERE id = ANY($1::text[]) ORDER BY id LIMIT 1"
-            ))
-            .await?,
-            list: prepare(format!(
-                "SELECT record FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
-            ))
-            .await?,
-        })
-    }
-}
-
-/// Opens a connection and drives it on a spawned task until the client is dropped.
-pub(crate) async fn connect(config: &Config) -> Result<Client, RegistryError> {
-    let (client, connection) = config
-        .connect(NoTls)
+/// The error for a batch that hit a taken id: the first such id, by id order.
+async fn first_taken(live: &Live, ids: &[&str]) -> Result<RegistryError, RegistryError> {
+    let row = live
+        .client
+        .query_opt(&live.sql.first_taken, &[&ids])
         .await
-        .map_err(|e| pg_error("connecting to PostgreSQL", e))?;
-    tokio::spawn(async move {
-        // The connection ends when the client is dropped or the server goes away;
-        // either way the client's calls report it.
-        let _ended = connection.await;
-    });
-    Ok(client)
+        .map_err(|e| pg_error("finding the taken identity id", e))?;
+    let taken: Option<String> = row
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(|e| pg_error("finding the taken identity id", e))?;
+    let text = taken.unwrap_or_default();
+    let id = text
+        .parse()
+        .map_err(|e| RegistryError::corrupt(format!("stored id `{text}`"), e))?;
+    Ok(RegistryError::AlreadyExists { id })
 }
 
 /// A batch naming one id twice would fail half-way in any store; refuse it up front.

@@ -26,10 +26,22 @@ use crate::store::{IdentityStore, Page};
 /// so the retry reads the store. Listing always reads the store.
 pub struct CachedStore {
     inner: Arc<dyn IdentityStore>,
-    records: DashMap<IdentityId, IdentityRecord>,
-    // Bumped by every invalidation, so a read that raced one does not cache its result.
+    slots: DashMap<IdentityId, Slot>,
+    // Bumped by every clear, so a read that raced one does not cache its result.
     generation: AtomicU64,
     caching: AtomicBool,
+}
+
+/// What the cache knows about one identity.
+enum Slot {
+    /// A copy believed current.
+    Known(Box<IdentityRecord>),
+    /// A change to this version (or a lost write) was announced: copies older than it
+    /// are stale and must not be cached.
+    Stale {
+        /// The lowest version worth caching.
+        at_least: u64,
+    },
 }
 
 impl CachedStore {
@@ -37,7 +49,7 @@ impl CachedStore {
     pub fn new(inner: Arc<dyn IdentityStore>) -> Self {
         Self {
             inner,
-            records: DashMap::new(),
+            slots: DashMap::new(),
             generation: AtomicU64::new(0),
             caching: AtomicBool::new(true),
         }
@@ -48,25 +60,33 @@ impl CachedStore {
         &self.inner
     }
 
-    /// Takes a change made anywhere into account: a cached copy older than it is dropped.
+    /// Takes a change made anywhere into account: a cached copy older than it is
+    /// dropped, and a read still in flight that returns an older copy is not cached.
     pub fn apply(&self, change: &Change) {
-        if let Entry::Occupied(cached) = self.records.entry(change.id.clone()) {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            if change.supersedes_version(cached.get().version) {
-                cached.remove();
+        match self.slots.entry(change.id.clone()) {
+            Entry::Occupied(mut slot) => {
+                let at_least = match slot.get() {
+                    Slot::Known(record) if !change.supersedes_version(record.version) => return,
+                    Slot::Known(_) => change.version,
+                    Slot::Stale { at_least } => change.version.max(*at_least),
+                };
+                slot.insert(Slot::Stale { at_least });
             }
-        } else {
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            Entry::Vacant(slot) => {
+                slot.insert(Slot::Stale {
+                    at_least: change.version,
+                });
+            }
         }
     }
 
-    /// Drops every cached copy, for when notices may have been missed.
+    /// Drops everything cached, for when notices may have been missed.
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.records.clear();
+        self.slots.clear();
     }
 
-    /// Turns caching on or off; turning it off drops every cached copy, and reads go
+    /// Turns caching on or off; turning it off drops everything cached, and reads go
     /// to the store until it is turned on again.
     pub fn set_caching(&self, on: bool) {
         self.caching.store(on, Ordering::Release);
@@ -80,29 +100,46 @@ impl CachedStore {
         self.caching.load(Ordering::Acquire)
     }
 
-    /// How many records are cached.
+    /// How many records are cached as current.
     pub fn cached_len(&self) -> usize {
-        self.records.len()
+        self.slots
+            .iter()
+            .filter(|slot| matches!(slot.value(), Slot::Known(_)))
+            .count()
     }
 
-    /// Caches `record` as read while the generation was `seen`, unless an invalidation
-    /// happened since or a newer copy is already cached.
+    /// Caches `record` as read while the generation was `seen`, unless the cache was
+    /// cleared since, a newer copy is cached, or a newer version was announced.
     fn remember(&self, record: &IdentityRecord, seen: u64) {
         if !self.is_caching() {
             return;
         }
-        match self.records.entry(record.id.clone()) {
-            Entry::Occupied(mut cached) => {
-                if cached.get().version < record.version {
-                    cached.insert(record.clone());
+        // Checked under the entry's lock, which `apply` also takes.
+        match self.slots.entry(record.id.clone()) {
+            Entry::Occupied(mut slot) => {
+                let newer = match slot.get() {
+                    Slot::Known(cached) => cached.version < record.version,
+                    Slot::Stale { at_least } => record.version >= *at_least,
+                };
+                if newer {
+                    slot.insert(Slot::Known(Box::new(record.clone())));
                 }
             }
             Entry::Vacant(slot) => {
-                // Checked under the entry's lock, which `apply` also takes.
                 if self.generation.load(Ordering::Acquire) == seen {
-                    slot.insert(record.clone());
+                    slot.insert(Slot::Known(Box::new(record.clone())));
                 }
             }
+        }
+    }
+
+    /// After a failed write the cached copy is not to be trusted: only a newer one is.
+    fn distrust(&self, id: &IdentityId) {
+        if let Some(mut slot) = self.slots.get_mut(id)
+            && let Slot::Known(record) = slot.value()
+        {
+            let at_least = record.version.saturating_add(1);
+            *slot = Slot::Stale { at_least };
         }
     }
 }
@@ -110,7 +147,7 @@ impl CachedStore {
 impl std::fmt::Debug for CachedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedStore")
-            .field("cached", &self.records.len())
+            .field("slots", &self.slots.len())
             .field("caching", &self.is_caching())
             .finish_non_exhaustive()
     }
@@ -128,9 +165,10 @@ impl IdentityStore for CachedStore {
 
     async fn get(&self, id: &IdentityId) -> Result<Option<IdentityRecord>, RegistryError> {
         if self.is_caching()
-            && let Some(cached) = self.records.get(id)
+            && let Some(slot) = self.slots.get(id)
+            && let Slot::Known(record) = slot.value()
         {
-            return Ok(Some(cached.value().clone()));
+            return Ok(Some(IdentityRecord::clone(record)));
         }
         let seen = self.generation.load(Ordering::Acquire);
         let read = self.inner.get(id).await?;
@@ -148,9 +186,7 @@ impl IdentityStore for CachedStore {
                 Ok(stored)
             }
             Err(err) => {
-                // Whatever went wrong, the cached copy is no longer to be trusted.
-                self.generation.fetch_add(1, Ordering::AcqRel);
-                self.records.remove(&record.id);
+                self.distrust(&record.id);
                 Err(err)
             }
         }
@@ -185,6 +221,25 @@ mod tests {
         cache.apply(&Change::of(&stored));
         let fresh = cache.get(&record.id).await.unwrap().unwrap();
         assert_eq!(fresh.state, LifecycleState::Suspended);
+    }
+
+    #[tokio::test]
+    async fn a_read_older_than_an_announced_change_is_not_cached() {
+        let shared = Arc::new(MemoryStore::new());
+        let cache = CachedStore::new(shared.clone());
+        let record = record_in_state("cache-e", LifecycleState::Active);
+        shared.insert(&record).await.unwrap();
+
+        // The notice of version 2 arrives before this node's read of version 1 lands.
+        let mut ahead = Change::of(&record);
+        ahead.version = 2;
+        cache.apply(&ahead);
+        assert_eq!(cache.get(&record.id).await.unwrap().unwrap().version, 1);
+        assert_eq!(cache.cached_len(), 0, "version 1 is known to be stale");
+
+        shared.update(&record).await.unwrap();
+        assert_eq!(cache.get(&record.id).await.unwrap().unwrap().version, 2);
+        assert_eq!(cache.cached_len(), 1);
     }
 
     #[tokio::test]

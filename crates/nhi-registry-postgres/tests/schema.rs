@@ -151,3 +151,25 @@ async fn nodes_starting_together_migrate_once() {
     let _ = driver.await;
     common::drop_schema(&url, &schema).await;
 }
+
+#[tokio::test]
+async fn hostile_text_round_trips_exactly() {
+    let Some(url) = common::server("hostile_text_round_trips_exactly") else {
+        return;
+    };
+    let schema = common::unique_schema();
+    let store = PostgresStore::open(&url, &schema).await.unwrap();
+    let mut record = conformance::record_in_state("hostile-text", LifecycleState::Active);
+    for (key, value) in [
+        ("nul", "a\u{0}b"),
+        ("quote", "'); DROP TABLE identities; --"),
+        ("unicode", "grüße 🚀 \u{202e}"),
+        ("json", r#"{"state":"active"}"#),
+    ] {
+        record.labels.insert(key.into(), value.into());
+    }
+    record.purpose = Some("x".repeat(100_000));
+    store.insert(&record).await.unwrap();
+    assert_eq!(store.get(&record.id).await.unwrap(), Some(record));
+    common::drop_schema(&url, &schema).await;
+}

@@ -11,8 +11,10 @@
 //! idle and expired identities; [`Registry::metrics`] sums up the estate.
 //!
 //! Records live behind the [`IdentityStore`] trait. [`MemoryStore`] is built in; the
-//! `nhi-registry-sqlite` crate stores them durably. Every store runs the `conformance`
-//! suite (cargo feature `conformance`).
+//! `nhi-registry-sqlite` crate stores them durably in one file and
+//! `nhi-registry-postgres` in a database shared by many nodes, announcing every
+//! committed [`Change`] so that a [`CachedStore`] on another node stays current. Every
+//! store runs the `conformance` suite (cargo feature `conformance`).
 //!
 //! ```
 //! use std::sync::Arc;

@@ -8,9 +8,19 @@
 //! [`CredentialError::Revoked`], distinct from other refusals, because presenting one
 //! may be an attack.
 //!
-//! - [`JwtProvider`] issues EdDSA (Ed25519) JSON Web Tokens signed by the active key of a
-//!   [`KeyRing`] and verifies them strictly against its own clock; the ring publishes
-//!   its public keys as a JWKS and keeps retired-but-trusted keys for an overlap window.
+//! - [`JwtProvider`] issues JSON Web Tokens signed by the active key of a [`KeyRing`]
+//!   (EdDSA or ES256) and verifies them strictly against its own clock; the ring
+//!   publishes its public keys as a JWKS and keeps previous keys for an overlap window.
+//! - [`ApiKeyProvider`] issues checksummed API keys (`nhik_<id>_<secret><crc>`) for
+//!   systems that accept nothing else; only a keyed hash is stored, look-alikes are
+//!   refused offline, and renewed keys detect reuse of their predecessors.
+//! - [`OAuthClientProvider`] registers OAuth clients and exchanges their credentials for
+//!   short-lived tokens with narrowed scopes (RFC 6749 section 4.4).
+//! - [`TokenExchange`] trusts external OIDC issuers through their JWKS
+//!   ([`ExternalVerifier`], [`JwksSource`]) and exchanges their tokens, bound to an
+//!   identity by a [`TrustPolicy`], for ours (RFC 8693, with `act` for delegation).
+//! - [`RotationPolicy`], [`Rotation`] and [`GenerationCounter`] say when to rotate,
+//!   revoke the old credential only once the new one is confirmed, and detect reuse.
 //! - [`RevocationList`] remembers revoked credential ids until they would have expired;
 //!   [`MemoryRevocationList`] keeps them in memory.
 //! - [`MockProvider`] issues opaque random tokens for hosts' tests.
@@ -20,8 +30,9 @@
 //! the host has not installed its own ([`install_ring_crypto_provider`]).
 //!
 //! No secret is ever logged, displayed or put in an error: secrets live in
-//! [`CredentialSecret`], whose `Debug` is redacted, and key material in [`SigningKey`],
-//! whose `Debug` shows only the key id.
+//! [`CredentialSecret`], whose `Debug` is redacted, key material in [`SigningKey`] and
+//! [`SecretHasher`], whose `Debug` shows no key, and stored API key records hold only a
+//! keyed hash. Secrets are compared in constant time.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -219,7 +219,7 @@ pub enum GenerationCheck {
     Current,
     /// It is newer than any used before: its predecessors are now superseded.
     Advanced {
-        /// The newest generation used before it.
+        /// The newest generation used before it (0 when none was recorded).
         previous: u64,
     },
     /// A newer generation was used before: this is a copy in someone else's hands, or
@@ -248,7 +248,20 @@ impl GenerationCounter {
 
     /// Notes a use of `generation` in chain `lineage` and says what it means.
     pub fn observe(&self, lineage: &CredentialId, generation: u64) -> GenerationCheck {
-        let mut newest = self.newest.entry(lineage.clone()).or_insert(generation);
+        // Fast path under a read lock: the common case is the current generation in use.
+        match self.newest.get(lineage).map(|newest| *newest) {
+            Some(newest) if newest == generation => return GenerationCheck::Current,
+            Some(newest) if newest > generation => {
+                return GenerationCheck::Superseded { latest: newest };
+            }
+            // Nothing used yet and this is the first generation: nothing to record, as
+            // no use of a later generation has happened that it could contradict.
+            None if generation == 0 => return GenerationCheck::Current,
+            _ => {}
+        }
+
+        // Generation 0 counts as used when nothing was recorded for the chain.
+        let mut newest = self.newest.entry(lineage.clone()).or_insert(0);
         let seen = *newest;
         if generation > seen {
             *newest = generation;

@@ -57,7 +57,7 @@ pub(crate) fn generate(prefix: &str) -> Result<(String, String), CredentialError
     let key_id = random_base62(KEY_ID_LEN)?;
     let secret = random_base62(SECRET_LEN)?;
     let mut text = format!("{prefix}_{key_id}_{secret}");
-    let checksum = base62_fixed(crc32(text.as_bytes()), CHECKSUM_LEN);
+    let checksum = base62_fixed(crc32(text.as_bytes()));
     text.push_str(&checksum);
     Ok((key_id, text))
 }
@@ -103,7 +103,7 @@ pub(crate) fn parse(text: &str) -> Result<ParsedKey<'_>, CredentialError> {
     let (Some(checked), Some(checksum)) = (checked, checksum) else {
         return Err(CredentialError::malformed("the key is cut short"));
     };
-    if base62_fixed(crc32(checked.as_bytes()), CHECKSUM_LEN) != checksum {
+    if base62_digits(crc32(checked.as_bytes())) != checksum.as_bytes() {
         return Err(CredentialError::BadChecksum);
     }
     Ok(ParsedKey { prefix, key_id })
@@ -124,15 +124,23 @@ fn random_base62(len: usize) -> Result<String, CredentialError> {
     Ok(text)
 }
 
-/// `value` in base62, most significant digit first, zero-padded to `width` characters.
-fn base62_fixed(mut value: u32, width: usize) -> String {
-    let mut digits = vec![b'0'; width];
+/// `value` in base62, zero-padded to six characters.
+fn base62_fixed(value: u32) -> String {
+    base62_digits(value)
+        .iter()
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+/// The six base62 digits of `value`, most significant first, without allocating.
+fn base62_digits(mut value: u32) -> [u8; CHECKSUM_LEN] {
+    let mut digits = [b'0'; CHECKSUM_LEN];
     for slot in digits.iter_mut().rev() {
         let index = usize::try_from(value % 62).unwrap_or(0);
         *slot = BASE62.get(index).copied().unwrap_or(b'0');
         value /= 62;
     }
-    String::from_utf8(digits).unwrap_or_default()
+    digits
 }
 
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by zlib and PNG.
@@ -186,9 +194,9 @@ mod tests {
 
     #[test]
     fn base62_is_fixed_width() {
-        assert_eq!(base62_fixed(0, 6), "000000");
-        assert_eq!(base62_fixed(61, 2), "0z");
-        assert_eq!(base62_fixed(u32::MAX, 6), "4gfFC3");
+        assert_eq!(base62_fixed(0), "000000");
+        assert_eq!(base62_fixed(61), "00000z");
+        assert_eq!(base62_fixed(u32::MAX), "4gfFC3");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nhi_core::{CredentialId, CredentialKind, SharedClock, Timestamp};
+use nhi_core::{CredentialId, CredentialKind, SharedClock};
 
 use crate::error::CredentialError;
 use crate::provider::{CredentialProvider, IssueRequest, IssuedCredential, Principal};
@@ -134,7 +134,7 @@ impl ApiKeyProvider {
         &self,
         presented: &CredentialSecret,
     ) -> Result<IssuedCredential, CredentialError> {
-        let (record, _) = self.check(presented).await?;
+        let record = self.authenticate(presented).await?;
         let lifetime = record.expires_at.duration_since(record.issued_at);
         let request = IssueRequest::new(
             record.identity.clone(),
@@ -148,11 +148,17 @@ impl ApiKeyProvider {
             .await
     }
 
-    /// Checks a presented key and returns its record.
-    pub(crate) async fn check(
+    /// Checks a presented key exactly as [`CredentialProvider::verify`] does, and returns
+    /// its shared record instead of building a [`Principal`]: the cheaper call for hot
+    /// paths that only need the identity and scopes.
+    ///
+    /// # Errors
+    ///
+    /// As [`CredentialProvider::verify`].
+    pub async fn authenticate(
         &self,
         presented: &CredentialSecret,
-    ) -> Result<(Arc<ApiKeyRecord>, Timestamp), CredentialError> {
+    ) -> Result<Arc<ApiKeyRecord>, CredentialError> {
         let text = presented.expose_secret();
 
         // Offline: shape, prefix and checksum.
@@ -198,7 +204,7 @@ impl ApiKeyProvider {
                 latest,
             });
         }
-        Ok((record, now))
+        Ok(record)
     }
 
     /// Issues a key, first of a new chain (`None`) or the next of one.
@@ -255,7 +261,7 @@ impl CredentialProvider for ApiKeyProvider {
     }
 
     async fn verify(&self, presented: &CredentialSecret) -> Result<Principal, CredentialError> {
-        let (record, _) = self.check(presented).await?;
+        let record = self.authenticate(presented).await?;
         Ok(Principal {
             identity: record.identity.clone(),
             credential_id: record.key_id.clone(),

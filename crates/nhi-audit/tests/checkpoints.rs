@@ -370,3 +370,30 @@ async fn checkpoints_follow_the_clock_and_go_to_a_file_store() {
     assert!(report.is_intact(), "{:?}", report.findings);
     assert_eq!(report.checkpoints_matched, 2);
 }
+
+#[tokio::test]
+async fn random_damage_is_reported_never_panicked_on() {
+    let log = Anchored::new(30).await;
+    let pristine = std::fs::read(&log.path).unwrap();
+    let checkpoints = log.checkpoints();
+    let public = log.key.public_key();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..300 {
+        let mut bytes = pristine.clone();
+        for _ in 0..1 + seed % 4 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let at = (seed >> 16) as usize % bytes.len();
+            match seed % 3 {
+                0 => bytes[at] ^= 1 << (seed % 8),
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, b'\n'),
+            }
+        }
+        std::fs::write(&log.path, &bytes).unwrap();
+        let report = verify_log(&log.path, &checkpoints, &public).unwrap();
+        assert!(!report.is_intact(), "damage went unseen");
+        assert!(nhi_audit::verify_chain(&log.path).is_err());
+    }
+}

@@ -113,7 +113,8 @@ impl Walk {
                 .ok()
                 .and_then(|view| Some((view.seq, parse_hex32(&view.prev)?, view.event.kind)))
         });
-        let Some((seq, prev, kind)) = parsed else {
+        // Sequence numbers start at 1; a 0 is not a record.
+        let Some((seq, prev, kind)) = parsed.filter(|&(seq, _, _)| seq > 0) else {
             self.findings.push(Finding::NotARecord { segment, line });
             return;
         };

@@ -12,7 +12,22 @@
 //!
 //! The crate stands alone: it needs no token library, no cryptography and no database,
 //! so an agent framework can embed it directly. [`Limiter`] keeps its state in this
-//! process; [`RateLimiter`] is the seam a shared backend implements.
+//! process; [`RateLimiter`] is the seam a shared backend implements (the crate
+//! `nhi-limiter-redis` is one, and the `conformance` feature holds the suite every
+//! backend must pass).
+//!
+//! Beyond checking, a limiter can:
+//!
+//! - answer what `RateLimit` and `Retry-After` headers need: [`LimitDecision::remaining`],
+//!   [`LimitDecision::limit`], [`LimitDecision::reset_after`],
+//!   [`LimitDecision::retry_after`];
+//! - read without charging ([`Limiter::peek`]);
+//! - run in shadow mode, counting what it would reject ([`Limiter::set_shadow`]);
+//! - change a layer's quota, or one key's, while checks run
+//!   ([`Limiter::set_layer_quota`], [`Limiter::set_key_quota`]);
+//! - allow one destructive action per incident ([`Layer::Incident`], [`Quota::once`]);
+//! - wait instead of rejecting, and sweep on a timer (feature `tokio`:
+//!   `Limiter::acquire`, `spawn_sweeper`).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -102,8 +117,12 @@
 //! rejections = 5
 //! window = "60s"
 //!
-//! # One table per limited layer: identity, workflow, tenant, endpoint, incident-class.
-//! # `rate` units are earned per `per`; a full bucket holds `burst` (default: `rate`).
+//! # Shadow mode (allow what would be rejected, and count it) is the top-level key
+//! # `shadow = true`, written before the first table.
+//!
+//! # One table per limited layer: identity, workflow, tenant, endpoint, incident-class,
+//! # incident. `rate` units are earned per `per`; a full bucket holds `burst` (default:
+//! # `rate`). `once = true` instead allows one unit, never earned back.
 //! [layers.identity]
 //! rate = 10
 //! per = "1s"
@@ -113,6 +132,9 @@
 //! rate = 100
 //! per = "1s"
 //! burst = 100
+//!
+//! [layers.incident]
+//! once = true
 //! ```
 //!
 //! Durations are a number and a unit (`500ms`, `1s`, `5m`, `1h`). Unknown keys and

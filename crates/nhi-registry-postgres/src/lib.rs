@@ -15,7 +15,8 @@
 //!
 //! Every committed insert or update is announced with `NOTIFY` on the channel
 //! `<schema>.identities`; [`PostgresStore::subscribe`] returns a [`ChangeFeed`] of
-//! them, and [`keep_fresh`] uses one to keep an [`nhi_registry::CachedStore`] on
+//! them, and [`keep_fresh`] (or [`keep_fresh_from`], which reopens a lost feed) uses one
+//! to keep an [`nhi_registry::CachedStore`] on
 //! another node current, so a suspension made anywhere reaches every node's cache.
 //!
 //! The client is `tokio-postgres` without TLS: run it on a trusted network or through a
@@ -51,7 +52,7 @@ mod schema;
 mod store;
 
 pub use feed::ChangeFeed;
-pub use fresh::{FreshCache, keep_fresh};
+pub use fresh::{FreshCache, keep_fresh, keep_fresh_from};
 pub use store::PostgresStore;
 
 use nhi_registry::RegistryError;

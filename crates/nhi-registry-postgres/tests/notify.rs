@@ -113,3 +113,68 @@ async fn schemas_do_not_hear_each_other() {
     common::drop_schema(&url, &one).await;
     common::drop_schema(&url, &two).await;
 }
+
+/// Writes on `writer` until `fresh` has applied one of those very writes (a notice of
+/// an older version does not count); the timeout on each wait only paces the writes
+/// while the feed is being opened.
+async fn until_fresh(
+    writer: &Registry,
+    fresh: &mut nhi_registry_postgres::FreshCache,
+    id: &nhi_core::IdentityId,
+) {
+    for step in 1..=400_u64 {
+        let at = conformance::START.saturating_add(Duration::from_secs(step));
+        let written = writer.record_rotation(id, at).await.unwrap().version;
+        while let Ok(Some(change)) = timeout(Duration::from_millis(100), fresh.applied()).await {
+            if change.id == *id && change.version >= written {
+                return;
+            }
+        }
+    }
+    panic!("the cache never heard of the writes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_survives_losing_its_feed() {
+    let Some(url) = common::server("a_cache_survives_losing_its_feed") else {
+        return;
+    };
+    let schema = common::unique_schema();
+    let (node_a, _) =
+        conformance::registry_at_start(Arc::new(PostgresStore::open(&url, &schema).await.unwrap()));
+    let store_b = Arc::new(PostgresStore::open(&url, &schema).await.unwrap());
+    let cache_b = Arc::new(CachedStore::new(store_b.clone()));
+    let mut fresh = nhi_registry_postgres::keep_fresh_from(store_b, cache_b.clone());
+    let agent = node_a
+        .provision(conformance::sample_identity("long-lived"))
+        .await
+        .unwrap();
+    until_fresh(&node_a, &mut fresh, &agent.id).await;
+    assert!(fresh.is_caching());
+
+    // The server ends the feed's connection.
+    let ended = common::terminate(&url, &format!("%LISTEN%{schema}%")).await;
+    assert_eq!(ended, 1, "the feed's connection was ended");
+    until_fresh(&node_a, &mut fresh, &agent.id).await;
+    assert!(
+        fresh.is_running() && fresh.is_caching(),
+        "the feed was opened again"
+    );
+
+    cache_b.get(&agent.id).await.unwrap();
+    node_a
+        .transition(&agent.id, LifecycleState::Suspended)
+        .await
+        .unwrap();
+    loop {
+        let change = timeout(GUARD, fresh.applied()).await.unwrap().unwrap();
+        if change.state == LifecycleState::Suspended {
+            break;
+        }
+    }
+    let seen = cache_b.get(&agent.id).await.unwrap().unwrap();
+    assert_eq!(seen.state, LifecycleState::Suspended);
+    drop(fresh);
+    assert!(!cache_b.is_caching(), "no feed, no cache");
+    common::drop_schema(&url, &schema).await;
+}

@@ -7,18 +7,10 @@ mod common;
 use nhi_registry::{IdentityStore, LifecycleState, Page, conformance};
 use nhi_registry_postgres::PostgresStore;
 
-/// Ends, from another session, every server connection whose last statement touched
-/// `schema` and that reports the store's application name.
+/// Ends the store's own connection; its last statement named the schema.
 async fn terminate_store_connections(url: &str, schema: &str) {
-    common::execute(
-        url,
-        &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'nhi-registry' AND query LIKE '%{schema}%'
-               AND pid <> pg_backend_pid()"
-        ),
-    )
-    .await;
+    let ended = common::terminate(url, &format!("%{schema}%")).await;
+    assert_eq!(ended, 1, "the store's connection was ended");
 }
 
 #[tokio::test]

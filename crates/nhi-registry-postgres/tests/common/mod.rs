@@ -41,3 +41,23 @@ pub async fn execute(url: &str, sql: &str) {
 pub async fn drop_schema(url: &str, schema: &str) {
     execute(url, &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
 }
+
+/// Ends the server connections of stores (application name `nhi-registry`) whose last
+/// statement matches `pattern` (SQL `LIKE`); returns how many were ended.
+pub async fn terminate(url: &str, pattern: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    let ended: i64 = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = 'nhi-registry' AND query LIKE $1
+               AND pid <> pg_backend_pid()",
+            &[&pattern],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    let _ = driver.await;
+    ended
+}

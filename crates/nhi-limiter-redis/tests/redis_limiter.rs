@@ -326,3 +326,24 @@ fn settings_that_cannot_work_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("identity"), "{err}");
 }
+
+#[tokio::test]
+async fn a_script_cache_flushed_by_the_server_is_reloaded() {
+    let Some(url) = redis_url("a_script_cache_flushed_by_the_server_is_reloaded") else {
+        return;
+    };
+    let plan = QuotaPlan::new().layer(Layer::Identity, hourly(3));
+    let limiter = RedisLimiter::new(&url, plan, config(unique_prefix())).unwrap();
+    assert_eq!(limiter.check(&read("agent")).await.unwrap().remaining(), 2);
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    assert_eq!(limiter.check(&read("agent")).await.unwrap().remaining(), 1);
+    assert_eq!(limiter.stats().backend_failures, 0);
+}

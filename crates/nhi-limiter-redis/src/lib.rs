@@ -54,6 +54,7 @@ mod config;
 mod differential;
 mod error;
 mod limiter;
+mod outcome;
 mod script;
 mod setup;
 

@@ -7,8 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use dashmap::DashMap;
 use nhi_core::{SystemClock, Timestamp};
 use nhi_limiter::{
-    Breach, Layer, LimitDecision, LimitError, LimitRequest, LimitStats, Limiter, ProtectiveAction,
-    Quota, QuotaPlan, RateLimiter,
+    Layer, LimitDecision, LimitError, LimitRequest, LimitStats, Limiter, ProtectiveAction, Quota,
+    QuotaPlan, RateLimiter,
 };
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -32,8 +32,8 @@ pub struct RedisLimiter {
     plan: RwLock<QuotaPlan>,
     overrides: [DashMap<Box<str>, Quota>; 6],
     local: Option<Limiter>,
-    action: Option<Arc<dyn ProtectiveAction>>,
-    counters: Counters,
+    pub(crate) action: Option<Arc<dyn ProtectiveAction>>,
+    pub(crate) counters: Counters,
 }
 
 impl RedisLimiter {
@@ -238,12 +238,12 @@ impl fmt::Debug for RedisLimiter {
 
 /// Counters of this node.
 #[derive(Debug, Default)]
-struct Counters {
-    rejections: AtomicU64,
-    shadow_rejections: AtomicU64,
-    breaches: AtomicU64,
-    backend_failures: AtomicU64,
-    fallbacks: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) rejections: AtomicU64,
+    pub(crate) shadow_rejections: AtomicU64,
+    pub(crate) breaches: AtomicU64,
+    pub(crate) backend_failures: AtomicU64,
+    pub(crate) fallbacks: AtomicU64,
 }
 
 impl RedisLimiter {
@@ -319,78 +319,6 @@ impl RedisLimiter {
             calls.push(LayerCall { layer, quota, cost });
         }
         Ok((calls, plan.breach, plan.shadow))
-    }
-
-    /// Turns the script's reply into a decision, counting it and acting on a breach.
-    fn conclude(
-        &self,
-        request: &LimitRequest<'_>,
-        mode: Mode,
-        reply: &Reply,
-        calls: &[LayerCall],
-        policy: &nhi_limiter::BreachPolicy,
-    ) -> LimitDecision {
-        let decision = reply.decision(calls);
-        if mode == Mode::Peek {
-            return decision;
-        }
-        match &decision {
-            LimitDecision::Allowed {
-                shadow_rejected: Some(_),
-                ..
-            } => {
-                self.counters
-                    .shadow_rejections
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            LimitDecision::Rejected { layer, .. } => {
-                self.counters.rejections.fetch_add(1, Ordering::Relaxed);
-                if reply.breach {
-                    return self.breach(request, *layer, reply, policy, decision);
-                }
-            }
-            LimitDecision::Allowed { .. } => {}
-        }
-        decision
-    }
-
-    fn breach(
-        &self,
-        request: &LimitRequest<'_>,
-        layer: Layer,
-        reply: &Reply,
-        policy: &nhi_limiter::BreachPolicy,
-        decision: LimitDecision,
-    ) -> LimitDecision {
-        self.counters.breaches.fetch_add(1, Ordering::Relaxed);
-        let breach = Breach {
-            identity: request.identity.to_owned(),
-            layer,
-            rejections: policy.rejections.get(),
-            window: policy.window,
-            at: reply.now,
-        };
-        if let Some(action) = &self.action {
-            action.on_breach(&breach);
-        }
-        match decision {
-            LimitDecision::Rejected {
-                layer,
-                retry_after,
-                remaining,
-                limit,
-                reset_after,
-                ..
-            } => LimitDecision::Rejected {
-                layer,
-                retry_after,
-                breach: Some(breach),
-                remaining,
-                limit,
-                reset_after,
-            },
-            allowed @ LimitDecision::Allowed { .. } => allowed,
-        }
     }
 
     /// Redis did not answer: fail closed or answer locally, and count it.

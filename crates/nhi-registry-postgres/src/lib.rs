@@ -15,9 +15,11 @@
 //!
 //! Every committed insert or update is announced with `NOTIFY` on the channel
 //! `<schema>.identities`; [`PostgresStore::subscribe`] returns a [`ChangeFeed`] of
-//! them, and [`keep_fresh`] (or [`keep_fresh_from`], which reopens a lost feed) uses one
-//! to keep an [`nhi_registry::CachedStore`] on
-//! another node current, so a suspension made anywhere reaches every node's cache.
+//! them, and [`keep_fresh`] (or [`keep_fresh_from`], which reopens a lost feed) uses
+//! one to keep an [`nhi_registry::CachedStore`] on another node current, so a
+//! suspension made anywhere reaches every node's cache.
+//!
+//! Each store holds one connection, re-established when lost; see [`PostgresStore`].
 //!
 //! The client is `tokio-postgres` without TLS: run it on a trusted network or through a
 //! local TLS-terminating proxy.

@@ -255,6 +255,22 @@ pub async fn pagination_in_id_order(store: Arc<dyn IdentityStore>) {
         .expect("scan must succeed");
     scanned.sort();
     assert_eq!(scanned, ids, "scan must show every record exactly once");
+
+    let (registry, _) = registry_at_start(store.clone());
+    let mut odd = record_in_state("conf-page-zz-staging", LifecycleState::Suspended);
+    odd.environment = "staging".parse().unwrap();
+    store.insert(&odd).await.unwrap();
+    let query = crate::IdentityQuery {
+        environment: Some(odd.environment.clone()),
+        states: [LifecycleState::Suspended].into(),
+        ..Default::default()
+    };
+    let found = registry.find(&query).await.expect("find must succeed");
+    assert_eq!(
+        found,
+        vec![odd],
+        "find must return exactly the matching records"
+    );
 }
 
 /// An id that went all the way to tombstoned can be neither provisioned nor imported

@@ -80,7 +80,7 @@ impl ChainEncoder {
     pub fn append(&mut self, event: &AuditEvent, out: &mut Vec<u8>) -> Result<Receipt, AuditError> {
         let start = out.len();
         self.write_head(out);
-        if let Err(source) = serde_json::to_writer(&mut *out, event) {
+        if let Err(source) = crate::fastjson::write_event(event, out) {
             out.truncate(start);
             return Err(AuditError::Serialize { source });
         }

@@ -73,6 +73,7 @@ mod encoder;
 mod error;
 mod event;
 mod fanout;
+mod fastjson;
 mod file;
 mod kind;
 pub mod ocsf;

@@ -212,8 +212,9 @@ impl JsonlFileSink {
 #[async_trait::async_trait]
 impl AuditSink for JsonlFileSink {
     async fn record(&self, event: &AuditEvent) -> Result<Receipt, AuditError> {
-        let event_json =
-            serde_json::to_vec(event).map_err(|source| AuditError::Serialize { source })?;
+        let mut event_json = Vec::with_capacity(512);
+        crate::fastjson::write_event(event, &mut event_json)
+            .map_err(|source| AuditError::Serialize { source })?;
         let engine = Arc::clone(&self.engine);
         commit::run_blocking("write", &self.path, move || engine.append(&event_json)).await
     }

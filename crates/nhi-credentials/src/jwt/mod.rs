@@ -28,16 +28,18 @@ use token::MAX_TOKEN_BYTES;
 /// whichever the active key of its [`KeyRing`] is.
 ///
 /// Tokens carry `iss`, `sub` (the identity), `aud`, `exp`, `nbf`, `iat`, `jti` (the
-/// credential id, 128 random bits in hex), `scope` (space-separated), `tenant` and `env`,
-/// and name their signing key in the header's `kid`.
+/// credential id, 128 random bits in hex), `scope` (space-separated), `tenant`, `env`,
+/// and `act` when obtained on someone's behalf (RFC 8693); the header names the signing
+/// key in `kid`.
 ///
 /// Verification trusts nothing in the token it has not checked: it refuses tokens over
-/// 8 KiB unread, duplicate JSON keys, `crit` headers; the key must be in the
+/// 8 KiB unread, duplicate JSON keys and `crit` headers; the key must be in the
 /// [`KeyRing`] and the algorithm comes from that key, never from the header (so `none`
-/// or `HS256` with a public key are refused); the issuer must match
-/// exactly, the audience must be named, every time claim must be present and is checked
-/// against the provider's clock with the configured leeway, and finally the `jti` must not
-/// be on the [`RevocationList`].
+/// or `HS256` keyed with a public key are refused); the issuer must match exactly, the
+/// audience must be named, every claim must be present with its JSON type, times are
+/// checked against the provider's clock with the configured leeway and `exp - iat`
+/// against the maximum lifetime, and finally the `jti` must not be on the
+/// [`RevocationList`].
 pub struct JwtProvider {
     config: JwtConfig,
     keys: Arc<KeyRing>,

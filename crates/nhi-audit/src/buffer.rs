@@ -38,7 +38,8 @@ pub struct BufferStats {
     pub rejected: u64,
     /// Events the inner sink stored.
     pub stored: u64,
-    /// Events the inner sink failed to store.
+    /// Events the inner sink failed to store (in fail-open mode these are also
+    /// reported by the next gap record).
     pub failed: u64,
     /// Gap records the inner sink stored.
     pub gap_records: u64,
@@ -70,7 +71,21 @@ struct Shared {
     gap: Mutex<Gap>,
 }
 
-/// Drops not yet reported by a gap record.
+impl Shared {
+    /// Adds a lost event to the next gap record; the first loss of a stall is logged.
+    fn note_loss(&self, at: Timestamp) {
+        let mut gap = self.gap.lock().unwrap_or_else(PoisonError::into_inner);
+        gap.count += 1;
+        gap.first.get_or_insert(at);
+        gap.last = Some(at);
+        if gap.count == 1 {
+            tracing::warn!(target: "nhi_audit", "audit buffer is losing events; a gap record will say how many");
+        }
+    }
+}
+
+/// Events lost (dropped, or refused downstream in fail-open mode) not yet reported by a
+/// gap record.
 #[derive(Default)]
 struct Gap {
     count: u64,
@@ -159,16 +174,9 @@ impl BufferedSink {
     }
 
     /// Counts a dropped event.
-    fn drop_event(&self, now: Timestamp) -> Receipt {
+    fn drop_event(&self, at: Timestamp) -> Receipt {
         self.shared.dropped.fetch_add(1, Ordering::SeqCst);
-        let mut gap = self
-            .shared
-            .gap
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        gap.count += 1;
-        gap.first.get_or_insert(now);
-        gap.last = Some(now);
+        self.shared.note_loss(at);
         Receipt { sequence: 0 }
     }
 }
@@ -245,6 +253,10 @@ impl Worker {
                 Job::Event { event, reply } => {
                     let result = self.inner.record(&event).await;
                     let stored = result.is_ok();
+                    // Fail open, nobody hears of a refusal: the gap record must.
+                    if !stored && reply.is_none() && self.key.is_some() {
+                        self.shared.note_loss(event.time);
+                    }
                     let counter = if stored {
                         &self.shared.stored
                     } else {

@@ -194,3 +194,43 @@ fn a_buffer_needs_a_runtime() {
     let made = BufferedSink::spawn(memory, 4, Overflow::Reject, clock());
     assert!(matches!(made, Err(AuditError::NoRuntime)));
 }
+
+/// A sink that refuses the event whose message is `event 3`.
+struct Picky {
+    memory: MemorySink,
+}
+
+#[async_trait::async_trait]
+impl AuditSink for Picky {
+    async fn record(&self, event: &AuditEvent) -> Result<Receipt, AuditError> {
+        if event.message == "event 3" {
+            return Err(AuditError::SinkStopped);
+        }
+        self.memory.record(event).await
+    }
+}
+
+#[tokio::test]
+async fn fail_open_reports_a_downstream_refusal_in_the_gap_record() {
+    let inner = Arc::new(Picky {
+        memory: MemorySink::new(),
+    });
+    let (key, _) = CheckpointKey::generate().unwrap();
+    let public = key.public_key();
+    let buffer =
+        BufferedSink::spawn(inner.clone(), 16, Overflow::Drop(Arc::new(key)), clock()).unwrap();
+    for n in 1..=5 {
+        buffer.record(&small_event(n)).await.unwrap();
+    }
+    buffer.flush().await.unwrap();
+
+    let stats = buffer.stats();
+    assert_eq!((stats.stored, stats.failed, stats.dropped), (4, 1, 0));
+    let events = inner.memory.events();
+    let gaps: Vec<&AuditEvent> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::AuditGap)
+        .collect();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(verify_gap(gaps[0], &public), Some(1));
+}

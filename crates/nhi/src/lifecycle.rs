@@ -259,7 +259,7 @@ impl ControlPlane {
         let transition = self
             .change_state(id, LifecycleState::Active, reason)
             .await?;
-        self.inner.limiter.clear_breach(id.as_str());
+        self.inner.limiter.reinstate(id.as_str()).await?;
         self.inner.denials.reset(id);
         Ok(transition)
     }

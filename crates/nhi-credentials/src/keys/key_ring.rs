@@ -52,6 +52,16 @@ impl KeyRing {
         Ok(Self::with_active(SigningKey::generate_for(algorithm)?))
     }
 
+    /// A ring holding only [`SigningKey::insecure_test_key`], for hosts' tests: stable
+    /// key id and JWKS across runs. Never use it outside tests.
+    ///
+    /// # Errors
+    ///
+    /// None in practice; see [`SigningKey::insecure_test_key`].
+    pub fn insecure_for_tests() -> Result<Self, CredentialError> {
+        Ok(Self::with_active(SigningKey::insecure_test_key()?))
+    }
+
     /// A ring whose active key is `key`.
     pub fn with_active(key: SigningKey) -> Self {
         Self {

@@ -139,6 +139,29 @@ impl SigningKey {
         })
     }
 
+    /// A fixed, published Ed25519 key (the example key of RFC 8037 Appendix A.1) with key
+    /// id `insecure-test-key`, so hosts' tests get stable tokens and JWKS. Anyone can
+    /// sign with it: never trust it outside tests.
+    ///
+    /// # Errors
+    ///
+    /// None in practice; the signature matches the other constructors.
+    pub fn insecure_test_key() -> Result<Self, CredentialError> {
+        // PKCS#8 v1 wrapping of a raw Ed25519 seed: the fixed prefix, then the 32 bytes.
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        const SEED: [u8; 32] = [
+            0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec,
+            0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03,
+            0x1c, 0xae, 0x7f, 0x60,
+        ];
+        let mut pkcs8 = PREFIX.to_vec();
+        pkcs8.extend_from_slice(&SEED);
+        Self::from_pkcs8("insecure-test-key", &pkcs8)
+    }
+
     /// The key id written into token headers.
     pub fn kid(&self) -> &str {
         &self.kid
@@ -220,6 +243,14 @@ mod tests {
         assert!(format!("{ec:?}").contains("ES256"));
 
         assert!(SigningKey::generate_for(SignatureAlgorithm::RS256).is_err());
+
+        // The published test key is the RFC 8037 example key.
+        let fixed = SigningKey::insecure_test_key().unwrap();
+        assert_eq!(
+            fixed.jwk()["x"],
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        );
+        assert_eq!(fixed.kid(), "insecure-test-key");
         assert!(SigningKey::generate_for(SignatureAlgorithm::HS256).is_err());
     }
 

@@ -27,7 +27,7 @@ pub(crate) fn parse(text: &str) -> Result<QuotaPlan, LimitError> {
         }
     })?;
 
-    Ok(QuotaPlan {
+    let plan = QuotaPlan {
         costs: file.costs,
         layers: file
             .layers
@@ -36,7 +36,43 @@ pub(crate) fn parse(text: &str) -> Result<QuotaPlan, LimitError> {
             .collect(),
         breach: file.breach,
         shadow: file.shadow,
-    })
+    };
+    check_costs_fit(&plan, text)?;
+    Ok(plan)
+}
+
+/// Refuses a plan in which some severity costs more than a layer's burst: such a
+/// request could never be allowed, and it is better said once at load than on every
+/// request later.
+fn check_costs_fit(plan: &QuotaPlan, text: &str) -> Result<(), LimitError> {
+    let costs = &plan.costs;
+    let severities = [
+        ("read", costs.read),
+        ("write", costs.write),
+        ("destructive", costs.destructive),
+    ];
+    // the incident layer counts destructive actions one unit each, whatever they cost
+    let charged = plan
+        .layers
+        .iter()
+        .filter(|(layer, _)| **layer != Layer::Incident);
+    for (layer, quota) in charged {
+        let Some((name, cost)) = severities.iter().find(|(_, cost)| *cost > quota.burst()) else {
+            continue;
+        };
+        let header = format!("[layers.{layer}]");
+        let (line, column) = line_and_column(text, text.find(&header).unwrap_or(0));
+        return Err(LimitError::Config {
+            line,
+            column,
+            message: format!(
+                "a {name} action costs {cost} units but the {layer} layer's burst is {}, so it \
+                 could never be allowed: lower the cost or raise the burst",
+                quota.burst()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The document as written.
@@ -131,6 +167,25 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cost_above_a_burst_is_refused_at_load() {
+        let text = "[costs]\ndestructive = 1000\n\n[layers.identity]\nrate = 20\nper = \"1s\"\nburst = 40\n";
+        let err = parse(text).unwrap_err();
+        match err {
+            LimitError::Config { line, message, .. } => {
+                assert_eq!(line, 4, "points at the layer");
+                assert!(
+                    message.contains("destructive") && message.contains("40"),
+                    "{message}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            parse("[costs]\ndestructive = 40\n[layers.identity]\nrate = 20\nper = \"1s\"\nburst = 40\n").is_ok()
+        );
+    }
 
     #[test]
     fn positions_count_lines_and_characters_from_one() {

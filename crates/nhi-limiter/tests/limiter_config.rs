@@ -33,7 +33,7 @@ per = "1s"
 burst = 100
 
 [layers.incident-class]
-rate = 3
+rate = 60
 per = "1m"
 "#;
 
@@ -63,7 +63,7 @@ fn the_documented_format_is_read() {
     assert_eq!(identity.interval(), Duration::from_millis(100));
     assert_eq!(identity.burst(), 20);
     assert_eq!(plan.layers[&Layer::Endpoint], Quota::per_second(nz(100)));
-    assert_eq!(plan.layers[&Layer::IncidentClass], Quota::per_minute(nz(3)));
+    assert_eq!(plan.layers[&Layer::IncidentClass], Quota::per_minute(nz(60)));
     assert_eq!(plan.layers.len(), 3);
 }
 

@@ -217,6 +217,7 @@ fn a_plan_reads_shadow_mode_and_once_layers_from_toml() {
         [layers.identity]
         rate = 10
         per = "1s"
+        burst = 20
         "#,
     )
     .unwrap();

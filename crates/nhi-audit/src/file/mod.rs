@@ -126,7 +126,8 @@ impl FileSinkOptions {
     }
 
     /// Starts a new segment for the first record written `age` or more after the
-    /// current segment was opened.
+    /// current segment was opened (a segment resumed by reopening the log counts from
+    /// the reopening).
     pub fn rotate_after(mut self, age: Duration) -> Self {
         self.rotate_after = Some(age);
         self

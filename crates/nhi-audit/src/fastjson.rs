@@ -12,10 +12,11 @@ use crate::timefmt;
 /// Only from writing the free-form `before`/`after` values, which cannot fail for
 /// JSON values in memory.
 pub(crate) fn write_event(event: &AuditEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    out.reserve(512);
     out.extend_from_slice(b"{\"version\":");
-    out.extend_from_slice(event.version.to_string().as_bytes());
+    push_u16(out, event.version);
     out.extend_from_slice(b",\"time\":\"");
-    out.extend_from_slice(timefmt::rfc3339(event.time).as_bytes());
+    timefmt::push_rfc3339(out, event.time);
     out.extend_from_slice(b"\",\"kind\":");
     string(out, event.kind.as_str());
 
@@ -78,6 +79,18 @@ pub(crate) fn write_event(event: &AuditEvent, out: &mut Vec<u8>) -> Result<(), s
     string(out, &event.message);
     out.push(b'}');
     Ok(())
+}
+
+/// Writes a number in decimal.
+fn push_u16(out: &mut Vec<u8>, value: u16) {
+    let mut started = false;
+    for divisor in [10_000, 1_000, 100, 10, 1] {
+        let digit = value / divisor % 10;
+        if digit != 0 || started || divisor == 1 {
+            started = true;
+            out.push(b'0' + u8::try_from(digit).unwrap_or(0));
+        }
+    }
 }
 
 /// Writes `,"name":"value"` when there is a value.
@@ -171,6 +184,12 @@ mod tests {
             .anomaly(Anomaly::LimitBreach);
             same(&full);
             same(&full.clone().decision("deny", None, "r"));
+            for version in [0, 1, 2, 10, 99, 100, 65_535] {
+                same(&AuditEvent {
+                    version,
+                    ..full.clone()
+                });
+            }
         }
     }
 }

@@ -14,30 +14,35 @@ pub(crate) fn serialize<S: Serializer>(time: &Timestamp, serializer: S) -> Resul
 
 /// The RFC 3339 text of `time`, in UTC.
 pub(crate) fn rfc3339(time: Timestamp) -> String {
+    let mut bytes = Vec::with_capacity(30);
+    push_rfc3339(&mut bytes, time);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Appends the RFC 3339 text of `time` (ASCII only) to `out`.
+pub(crate) fn push_rfc3339(out: &mut Vec<u8>, time: Timestamp) {
     let nanos = time.unix_nanos();
     let secs = nanos / 1_000_000_000;
     let fraction = nanos % 1_000_000_000;
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
 
-    let mut text = String::with_capacity(30);
-    push_digits(&mut text, year, 4);
-    text.push('-');
-    push_digits(&mut text, month, 2);
-    text.push('-');
-    push_digits(&mut text, day, 2);
-    text.push('T');
-    push_digits(&mut text, of_day / 3600, 2);
-    text.push(':');
-    push_digits(&mut text, of_day / 60 % 60, 2);
-    text.push(':');
-    push_digits(&mut text, of_day % 60, 2);
+    push_digits(out, year, 4);
+    out.push(b'-');
+    push_digits(out, month, 2);
+    out.push(b'-');
+    push_digits(out, day, 2);
+    out.push(b'T');
+    push_digits(out, of_day / 3600, 2);
+    out.push(b':');
+    push_digits(out, of_day / 60 % 60, 2);
+    out.push(b':');
+    push_digits(out, of_day % 60, 2);
     if fraction != 0 {
-        text.push('.');
-        push_digits(&mut text, fraction, 9);
+        out.push(b'.');
+        push_digits(out, fraction, 9);
     }
-    text.push('Z');
-    text
+    out.push(b'Z');
 }
 
 /// Year, month and day of a count of days since 1970-01-01 (the proleptic Gregorian
@@ -56,11 +61,10 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 }
 
 /// Appends `value` as exactly `width` decimal digits (zero-padded).
-fn push_digits(text: &mut String, value: u64, width: u32) {
+fn push_digits(out: &mut Vec<u8>, value: u64, width: u32) {
     let mut divisor = 10u64.pow(width.saturating_sub(1));
     while divisor > 0 {
-        let digit = u8::try_from(value / divisor % 10).unwrap_or(0);
-        text.push(char::from(b'0' + digit));
+        out.push(b'0' + u8::try_from(value / divisor % 10).unwrap_or(0));
         divisor /= 10;
     }
 }

@@ -1,29 +1,38 @@
 //! An index of rules by action and by identity, so that deciding looks only at rules
 //! that could match.
 //!
-//! A rule whose action patterns are all plain names is filed under each name; a rule with
-//! any wildcard action pattern is filed under "any action". Within each, a rule that
-//! names identities is filed under each identity, any other rule under "anyone". A
-//! request looks at four lists: its action and any action, each for its identity and for
-//! anyone. The index only narrows which rules are tested: each candidate is still matched
-//! in full, so it can never change a decision.
+//! Each action pattern of a rule is either a plain name (`deployment.restart`), a pattern
+//! that fixes the action's namespace, its first dot-separated part (`deployment.*`), or a
+//! wildcard (`*`, `*.read`). A rule with any wildcard pattern is filed under "any
+//! action"; any other rule under each of its names and namespaces. Within each, a rule
+//! that names identities is filed under each identity, any other rule under "anyone". A
+//! request looks at six short lists: its action, its namespace and any action, each for
+//! its identity and for anyone. The index only narrows which rules are tested: each
+//! candidate is still matched in full, so it can never change a decision.
 
 use std::collections::HashMap;
-use std::iter::Peekable;
 
+use foldhash::fast::RandomState;
+
+use crate::pattern::ActionPattern;
 use crate::rule::Rule;
+
+/// Maps from short, policy-chosen keys; a fast hash is enough, since requests only look
+/// keys up.
+type Map<V> = HashMap<String, V, RandomState>;
 
 /// Rule positions by exact action name, plus the positions of wildcard-action rules.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleIndex {
-    exact: HashMap<String, Bucket>,
+    exact: Map<Bucket>,
+    namespaced: Map<Bucket>,
     wildcard: Bucket,
 }
 
 /// Rule positions by identity, plus those of rules about anyone; each list ascending.
 #[derive(Debug, Clone, Default)]
 struct Bucket {
-    by_identity: HashMap<String, Vec<usize>>,
+    by_identity: Map<Vec<usize>>,
     anyone: Vec<usize>,
 }
 
@@ -32,15 +41,17 @@ impl RuleIndex {
     pub(crate) fn new(rules: &[Rule]) -> Self {
         let mut index = Self::default();
         for (position, rule) in rules.iter().enumerate() {
-            let names: Option<Vec<&str>> = rule.actions.iter().map(|p| p.exact()).collect();
-            match names {
-                Some(names) => {
-                    for name in names {
-                        let bucket = index.exact.entry(name.to_owned()).or_default();
-                        bucket.file(position, rule);
-                    }
-                }
-                None => index.wildcard.file(position, rule),
+            let keys: Option<Vec<Key<'_>>> = rule.actions.iter().map(key_of).collect();
+            let Some(keys) = keys else {
+                index.wildcard.file(position, rule);
+                continue;
+            };
+            for key in keys {
+                let (map, key) = match key {
+                    Key::Exact(name) => (&mut index.exact, name),
+                    Key::Namespace(namespace) => (&mut index.namespaced, namespace),
+                };
+                map.entry(key.to_owned()).or_default().file(position, rule);
             }
         }
         index
@@ -53,17 +64,40 @@ impl RuleIndex {
         action: &str,
         identity: &str,
     ) -> impl Iterator<Item = usize> + 'a {
-        let (exact_named, exact_anyone) = self
-            .exact
-            .get(action)
-            .map(|bucket| bucket.lists(identity))
-            .unwrap_or_default();
-        let (wild_named, wild_anyone) = self.wildcard.lists(identity);
-        Merge::new(
-            Merge::new(exact_named.iter().copied(), exact_anyone.iter().copied()),
-            Merge::new(wild_named.iter().copied(), wild_anyone.iter().copied()),
-        )
+        let namespace = action
+            .split_once('.')
+            .map_or(action, |(namespace, _)| namespace);
+        let exact = lookup(&self.exact, action, identity);
+        let namespaced = lookup(&self.namespaced, namespace, identity);
+        let wildcard = self.wildcard.lists(identity);
+        Merge::new([
+            exact.0,
+            exact.1,
+            namespaced.0,
+            namespaced.1,
+            wildcard.0,
+            wildcard.1,
+        ])
     }
+}
+
+/// Where an action pattern is filed; `None` for a wildcard.
+enum Key<'a> {
+    Exact(&'a str),
+    Namespace(&'a str),
+}
+
+fn key_of(pattern: &ActionPattern) -> Option<Key<'_>> {
+    pattern
+        .exact()
+        .map(Key::Exact)
+        .or_else(|| pattern.namespace().map(Key::Namespace))
+}
+
+fn lookup<'a>(map: &'a Map<Bucket>, key: &str, identity: &str) -> (&'a [usize], &'a [usize]) {
+    map.get(key)
+        .map(|bucket| bucket.lists(identity))
+        .unwrap_or_default()
 }
 
 impl Bucket {
@@ -98,31 +132,40 @@ fn push_once(list: &mut Vec<usize>, position: usize) {
     }
 }
 
-/// Merges two ascending iterators that share no element.
-struct Merge<L: Iterator<Item = usize>, R: Iterator<Item = usize>> {
-    left: Peekable<L>,
-    right: Peekable<R>,
+/// Merges ascending lists, yielding an element found in several once.
+struct Merge<'a, const N: usize> {
+    /// The lists that still hold elements come first; `live` says how many.
+    lists: [&'a [usize]; N],
+    live: usize,
 }
 
-impl<L: Iterator<Item = usize>, R: Iterator<Item = usize>> Merge<L, R> {
-    fn new(left: L, right: R) -> Self {
-        Self {
-            left: left.peekable(),
-            right: right.peekable(),
-        }
+impl<'a, const N: usize> Merge<'a, N> {
+    fn new(mut lists: [&'a [usize]; N]) -> Self {
+        lists.sort_unstable_by_key(|list| list.is_empty());
+        let live = lists.iter().take_while(|list| !list.is_empty()).count();
+        Self { lists, live }
     }
 }
 
-impl<L: Iterator<Item = usize>, R: Iterator<Item = usize>> Iterator for Merge<L, R> {
+impl<const N: usize> Iterator for Merge<'_, N> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
-        match (self.left.peek(), self.right.peek()) {
-            (Some(l), Some(r)) if l <= r => self.left.next(),
-            (Some(_), Some(_)) => self.right.next(),
-            (Some(_), None) => self.left.next(),
-            (None, _) => self.right.next(),
+        let live = self.lists.get_mut(..self.live)?;
+        if let [only] = live {
+            let (&head, rest) = only.split_first()?;
+            *only = rest;
+            return Some(head);
         }
+        let smallest = live.iter().filter_map(|list| list.first()).min().copied()?;
+        for list in live.iter_mut() {
+            if let Some((&head, rest)) = list.split_first()
+                && head == smallest
+            {
+                *list = rest;
+            }
+        }
+        Some(smallest)
     }
 }
 
@@ -132,10 +175,10 @@ mod tests {
 
     #[test]
     fn merge_keeps_order() {
-        let left = [0, 3, 4];
-        let right = [1, 2, 5, 9];
-        let merged: Vec<usize> = Merge::new(left.iter().copied(), right.iter().copied()).collect();
+        let merged: Vec<usize> = Merge::new([&[0, 3, 4][..], &[1, 2, 5, 9]]).collect();
         assert_eq!(merged, vec![0, 1, 2, 3, 4, 5, 9]);
-        assert_eq!(Merge::new(0..0, 0..0).count(), 0);
+        let overlapping: Vec<usize> = Merge::new([&[1, 2, 3][..], &[2, 3, 4], &[3]]).collect();
+        assert_eq!(overlapping, vec![1, 2, 3, 4]);
+        assert_eq!(Merge::new([&[][..], &[]]).count(), 0);
     }
 }

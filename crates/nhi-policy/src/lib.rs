@@ -74,13 +74,22 @@
 //!
 //! Decisions are order-free, in the manner of AWS IAM and Cedar:
 //! 1. if any matching rule denies, the answer is [`Effect::Deny`];
-//! 2. otherwise, if any matching rule requires approval, [`Effect::RequireApproval`];
-//! 3. otherwise, if any matching rule allows, [`Effect::Allow`];
-//! 4. otherwise the implicit default deny ([`Decision::explicit`] is `false`, no rule id).
+//! 2. otherwise, if a deny or require-approval rule could not be checked (its conditions
+//!    need context the request lacks or mistypes), the answer is [`Effect::Deny`] too;
+//! 3. otherwise, if any matching rule requires approval, [`Effect::RequireApproval`];
+//! 4. otherwise, if any matching rule allows, [`Effect::Allow`] (an allow rule that could
+//!    not be checked grants nothing);
+//! 5. otherwise the implicit default deny ([`Decision::explicit`] is `false`, no rule id).
 //!
-//! Within the winning effect, the rule with the smallest id (by byte order) is the
-//! deciding rule. [`Decision::matched`] lists every matching rule. The reason is the
-//! deciding rule's `reason`, so write reasons you are happy for a caller to read.
+//! Every decision carries its own [`DecisionId`], the ids of the rules behind it
+//! ([`Decision::deciding`], in id order; [`Decision::rule_id`] is the first, preferring a
+//! rule that surely matched) and a reason safe to show the caller: the deciding rule's
+//! `reason`, or a fixed sentence for the implicit deny and for unchecked rules. Policy
+//! text never reaches the caller.
+//!
+//! Rules are indexed by exact action name and by identity, so a request looks only at
+//! rules that could match it; see `docs/policy.md` for measured costs.
+//! [`ReloadablePolicy`] swaps a whole policy atomically while requests are decided.
 //!
 //! # Policy file format
 //!
@@ -111,11 +120,28 @@
 //! incident = true          # true: an incident id must be present; false: must be absent
 //! workflow = false         # the same for a workflow id
 //! change_ticket = true     # the same for a (non-blank) change ticket
+//! hours = "08:00-18:00"    # UTC daily window, start included; "22:00-06:00" wraps midnight
+//! weekdays = ["mon", "tue", "wed", "thu", "fri"]   # UTC
+//! not_before = "2026-01-01T00:00:00Z"
+//! not_after = "2026-12-31T23:59:59Z"
+//! max_token_age = "15m"    # the credential was issued at most this long ago
+//! workflow_states = ["approved"]
+//!
+//! [rules.when.attributes]  # tests on the request's typed attributes
+//! regions = { all_in = ["eu-west-1"] }   # every value of a list is in the set
+//! services = { any_in = ["payments"] }   # some value of a list is in the set
+//! tier = { one_of = ["gold", "silver"] } # a text is in the set
+//! blast_radius = { at_most = 10 }        # also at_least; numbers
+//! dry_run = { equals = true }            # text, number or boolean, of the same type
 //!
 //! [rules.approval]         # required exactly when effect = "require-approval"
 //! approvers = ["sre-oncall"]
 //! scope = "once-per-incident"        # once | once-per-incident
 //! ```
+//!
+//! Time conditions read [`RequestContext::time`] and token-age conditions
+//! [`RequestContext::token_age`]: deciding never reads a clock. A condition whose value
+//! is missing from the context, or of the wrong type, is unknown: see "Deciding".
 //!
 //! Errors report the line and column of the problem and say what to change; loading a
 //! file names the file.

@@ -40,7 +40,7 @@ impl ActionPattern {
     /// letters, digits, `.`, `_`, `-` and `:`).
     pub fn new(text: impl AsRef<str>) -> Result<Self, PolicyError> {
         let lowered = text.as_ref().to_lowercase();
-        let glob = Glob::compile("action", &lowered)?;
+        let glob = Glob::compile("action", &lowered)?.without_segments();
 
         let fits_an_action = |c: char| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | ':')
@@ -63,7 +63,19 @@ impl ActionPattern {
 
     /// The action this pattern names exactly, when it holds no wildcard.
     pub fn exact(&self) -> Option<&str> {
-        self.0.literal.as_deref()
+        match &self.0.shape {
+            Shape::Literal(literal) => Some(literal),
+            _ => None,
+        }
+    }
+
+    /// The first dot-separated part of every action this pattern can match, when the
+    /// pattern fixes it: `deployment` for `deployment.*`, none for `*.read` or `deploy*`.
+    pub fn namespace(&self) -> Option<&str> {
+        self.0
+            .prefix
+            .split_once('.')
+            .map(|(namespace, _)| namespace)
     }
 
     /// The pattern as written, lowercased.
@@ -97,10 +109,8 @@ impl ResourcePattern {
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(fail("it holds white space or control characters"));
         }
-        if glob
-            .literal
-            .as_deref()
-            .is_some_and(|exact| !exact.contains(':'))
+        if let Shape::Literal(exact) = &glob.shape
+            && !exact.contains(':')
         {
             return Err(fail(
                 "no resource could match it: write it as `system:path`, for example `k8s:prod/**`",
@@ -173,14 +183,35 @@ enum Token {
     Globstar,
 }
 
+/// Common pattern shapes that match without running the automaton.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    /// No wildcard: matching is equality.
+    Literal(String),
+    /// One `*` or `**` between two literal texts (either may be empty): the text starts
+    /// with `prefix`, ends with `suffix`, and what lies between holds no `/` unless
+    /// `crosses`.
+    Affix {
+        /// The literal text before the wildcard.
+        prefix: String,
+        /// The literal text after the wildcard.
+        suffix: String,
+        /// Whether the wildcard is `**`.
+        crosses: bool,
+    },
+    /// Anything else: run the automaton.
+    General,
+}
+
 /// A compiled glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Glob {
     /// The pattern as written.
     text: String,
     tokens: Vec<Token>,
-    /// The unescaped text when the pattern has no wildcard: matching is then equality.
-    literal: Option<String>,
+    shape: Shape,
+    /// The unescaped literal text before the first wildcard.
+    prefix: String,
 }
 
 impl Glob {
@@ -220,18 +251,32 @@ impl Glob {
             tokens.push(token);
         }
 
-        let literal = tokens
+        let prefix: String = tokens
             .iter()
-            .map(|token| match token {
+            .map_while(|token| match token {
                 Token::Char(c) => Some(*c),
                 _ => None,
             })
-            .collect::<Option<String>>();
+            .collect();
+        let shape = shape_of(&tokens, &prefix);
         Ok(Self {
             text: text.to_owned(),
             tokens,
-            literal,
+            shape,
+            prefix,
         })
+    }
+
+    /// The same pattern with every `*` read as `**`: for texts that never hold `/`, where
+    /// both mean the same, this lets more patterns take a fast shape.
+    fn without_segments(mut self) -> Self {
+        for token in &mut self.tokens {
+            if *token == Token::Star {
+                *token = Token::Globstar;
+            }
+        }
+        self.shape = shape_of(&self.tokens, &self.prefix);
+        self
     }
 
     /// The characters the pattern requires literally.
@@ -244,10 +289,61 @@ impl Glob {
 
     /// Whether the pattern matches the whole text.
     fn matches(&self, text: &str) -> bool {
-        if let Some(literal) = &self.literal {
-            return literal == text;
+        match &self.shape {
+            Shape::Literal(literal) => literal == text,
+            Shape::Affix {
+                prefix,
+                suffix,
+                crosses,
+            } => affix_matches(
+                text.as_bytes(),
+                prefix.as_bytes(),
+                suffix.as_bytes(),
+                *crosses,
+            ),
+            Shape::General if self.tokens.len() < SMALL => self.matches_small(text),
+            Shape::General => self.matches_large(text),
         }
+    }
 
+    /// The automaton with its states in the bits of one integer, for short patterns.
+    fn matches_small(&self, text: &str) -> bool {
+        // bit `i` means: the text read so far can be matched by the first `i` tokens.
+        let mut active = self.close(1);
+        for c in text.chars() {
+            let mut next = 0_u128;
+            for (i, token) in self.tokens.iter().enumerate() {
+                if active & (1 << i) == 0 {
+                    continue;
+                }
+                match token {
+                    Token::Char(expected) if *expected == c => next |= 1 << (i + 1),
+                    Token::One if c != '/' => next |= 1 << (i + 1),
+                    Token::Star if c != '/' => next |= 1 << i,
+                    Token::Globstar => next |= 1 << i,
+                    _ => {}
+                }
+            }
+            active = self.close(next);
+            if active == 0 {
+                return false;
+            }
+        }
+        active & (1 << self.tokens.len()) != 0
+    }
+
+    /// A star may match nothing: whoever stands before a star also stands after it.
+    fn close(&self, mut states: u128) -> u128 {
+        for (i, token) in self.tokens.iter().enumerate() {
+            if states & (1 << i) != 0 && matches!(token, Token::Star | Token::Globstar) {
+                states |= 1 << (i + 1);
+            }
+        }
+        states
+    }
+
+    /// The automaton with a state vector, for patterns too long for [`matches_small`].
+    fn matches_large(&self, text: &str) -> bool {
         // `active[i]` means: the text read so far can be matched by the first `i` tokens.
         let mut active = vec![false; self.tokens.len() + 1];
         let mut next = active.clone();
@@ -288,6 +384,48 @@ impl Glob {
                 mark(states, i + 1);
             }
         }
+    }
+}
+
+/// Byte comparisons only: `str::strip_suffix` would build a substring searcher per call.
+fn affix_matches(text: &[u8], prefix: &[u8], suffix: &[u8], crosses: bool) -> bool {
+    let Some(end) = text.len().checked_sub(suffix.len()) else {
+        return false;
+    };
+    let middle = text.get(prefix.len()..end);
+    text.starts_with(prefix)
+        && text.ends_with(suffix)
+        && middle.is_some_and(|middle| crosses || !middle.contains(&b'/'))
+}
+
+/// Patterns with fewer tokens than this match with [`Glob::matches_small`].
+const SMALL: usize = 127;
+
+/// Recognises the shapes that match without the automaton.
+fn shape_of(tokens: &[Token], prefix: &str) -> Shape {
+    let literal_len = prefix.chars().count();
+    let Some((wildcard, rest)) = tokens.get(literal_len..).and_then(<[Token]>::split_first) else {
+        return Shape::Literal(prefix.to_owned());
+    };
+    let crosses = match wildcard {
+        Token::Star => false,
+        Token::Globstar => true,
+        _ => return Shape::General,
+    };
+    let suffix: Option<String> = rest
+        .iter()
+        .map(|token| match token {
+            Token::Char(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    match suffix {
+        Some(suffix) => Shape::Affix {
+            prefix: prefix.to_owned(),
+            suffix,
+            crosses,
+        },
+        None => Shape::General,
     }
 }
 
@@ -367,6 +505,33 @@ mod tests {
     }
 
     #[test]
+    fn shapes_are_recognised() {
+        let affix = |prefix: &str, suffix: &str, crosses| Shape::Affix {
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            crosses,
+        };
+        assert_eq!(glob("**").shape, affix("", "", true));
+        assert_eq!(glob("k8s:prod/**").shape, affix("k8s:prod/", "", true));
+        assert_eq!(glob("k8s:prod/*").shape, affix("k8s:prod/", "", false));
+        assert_eq!(glob("k8s:*/api").shape, affix("k8s:", "/api", false));
+        assert_eq!(glob(r"db:a\*").shape, Shape::Literal("db:a*".into()));
+        assert_eq!(glob("k8s:*/*").shape, Shape::General);
+        assert_eq!(glob("db:?").shape, Shape::General);
+        assert!(!glob("k8s:*/api").matches("k8s:a/b/api"));
+        assert!(
+            !glob("ab:*ba").matches("ab:a"),
+            "prefix and suffix may not overlap"
+        );
+        let star = ActionPattern::new("*.read").unwrap();
+        assert_eq!(star.0.shape, affix("", ".read", true));
+        let action = ActionPattern::new("deployment.*").unwrap();
+        assert_eq!(action.namespace(), Some("deployment"));
+        assert_eq!(ActionPattern::new("*.read").unwrap().namespace(), None);
+        assert_eq!(ActionPattern::new("deploy*").unwrap().namespace(), None);
+    }
+
+    #[test]
     fn hostile_patterns_finish_without_backtracking() {
         let pattern = "*a".repeat(1000) + "b";
         let g = glob(&pattern);
@@ -407,7 +572,10 @@ mod tests {
             prop_assume!(!pattern.is_empty());
             let g = glob(&pattern);
             let chars: Vec<char> = text.chars().collect();
-            prop_assert_eq!(g.matches(&text), reference(&g.tokens, &chars));
+            let expected = reference(&g.tokens, &chars);
+            prop_assert_eq!(g.matches(&text), expected);
+            prop_assert_eq!(g.matches_small(&text), expected);
+            prop_assert_eq!(g.matches_large(&text), expected);
         }
 
         #[test]

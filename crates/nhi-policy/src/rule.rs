@@ -54,10 +54,11 @@ impl Rule {
     /// condition needs context the request lacks. Everything outside `when` is always
     /// known; an unknown arises only from the conditions.
     pub fn evaluate(&self, request: &PolicyRequest) -> Truth {
-        let fits = self.actions.iter().any(|p| p.matches(&request.action))
-            && self.resources.iter().any(|p| p.matches(&request.resource))
-            && (self.severities.is_empty() || self.severities.contains(&request.severity))
-            && self.principal.matches(&request.subject);
+        // cheapest tests first: enum and short-text comparisons before patterns
+        let fits = (self.severities.is_empty() || self.severities.contains(&request.severity))
+            && self.principal.matches(&request.subject)
+            && self.actions.iter().any(|p| p.matches(&request.action))
+            && self.resources.iter().any(|p| p.matches(&request.resource));
         if !fits {
             return Truth::Fails;
         }
@@ -141,22 +142,23 @@ pub struct PrincipalMatch {
 impl PrincipalMatch {
     /// Whether the subject fits.
     pub fn matches(&self, subject: &Subject) -> bool {
-        let team_fits = match &subject.team {
+        let team_fits = || match &subject.team {
             Some(team) => fits(&self.teams, team),
             None => self.teams.is_empty(),
         };
-        let labels_fit = self
-            .labels
-            .iter()
-            .all(|(key, value)| subject.labels.get(key) == Some(value));
+        let labels_fit = || {
+            self.labels
+                .iter()
+                .all(|(key, value)| subject.labels.get(key) == Some(value))
+        };
 
-        fits(&self.identities, &subject.id)
-            && fits(&self.kinds, &subject.kind)
-            && team_fits
-            && fits(&self.tenants, &subject.tenant)
+        fits(&self.kinds, &subject.kind)
             && fits(&self.risk_tiers, &subject.risk_tier)
+            && fits(&self.identities, &subject.id)
+            && team_fits()
+            && fits(&self.tenants, &subject.tenant)
             && fits(&self.environments, &subject.environment)
-            && labels_fit
+            && labels_fit()
     }
 }
 

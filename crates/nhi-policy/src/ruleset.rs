@@ -107,7 +107,6 @@ impl RuleSet {
             .candidates(request.action.as_str(), request.subject.id.as_str())
             .filter_map(|position| self.rules.get(position))
             .map(|rule| (rule, rule.evaluate(request)))
-            .filter(|(_, truth)| *truth != Truth::Fails)
     }
 }
 
@@ -123,56 +122,61 @@ impl PolicyEngine for RuleSet {
 /// A deny or approval rule that cannot be checked counts as a deny; an allow rule that
 /// cannot be checked grants nothing.
 pub(crate) fn combine<'a>(matching: impl Iterator<Item = (&'a Rule, Truth)>) -> Decision {
-    let mut matched = Vec::new();
-    let (mut denying, mut approving, mut allowing) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut sure_deny, mut unchecked, mut approval) = (None, None, None);
+    let mut hits = Hits::default();
     for (rule, truth) in matching {
-        match (rule.effect, truth) {
-            (Effect::Allow, Truth::Unknown) => continue,
-            (Effect::Allow, _) => allowing.push(rule),
-            (Effect::Deny, Truth::Holds) => {
-                sure_deny.get_or_insert(rule);
-                denying.push(rule);
-            }
-            (_, Truth::Unknown) => {
-                unchecked.get_or_insert(rule);
-                denying.push(rule);
-            }
-            (_, _) => {
-                approval.get_or_insert(rule);
-                approving.push(rule);
-            }
+        if let Some(class) = Class::of(rule, truth) {
+            hits.push(rule, class);
         }
-        matched.push(rule.id.clone());
     }
+    let first = |class: Class| hits.iter().find(|(_, c)| *c == class).map(|(r, _)| r);
 
-    let (effect, decider, deciding, reason) = if let Some(rule) = sure_deny {
-        (Effect::Deny, rule, denying, rule.reason.clone())
-    } else if let Some(rule) = unchecked {
+    let (effect, decider, winners, reason) = if let Some(rule) = first(Class::SureDeny) {
         (
             Effect::Deny,
             rule,
-            denying,
-            Decision::UNCHECKED_REASON.to_owned(),
+            Class::denies as fn(Class) -> bool,
+            rule.reason.clone(),
         )
-    } else if let Some(rule) = approval {
+    } else if let Some(rule) = first(Class::Unchecked) {
+        let reason = Decision::UNCHECKED_REASON.to_owned();
+        (
+            Effect::Deny,
+            rule,
+            Class::denies as fn(Class) -> bool,
+            reason,
+        )
+    } else if let Some(rule) = first(Class::Approval) {
+        let winners = |c: Class| c == Class::Approval;
         (
             Effect::RequireApproval,
             rule,
-            approving,
+            winners as fn(Class) -> bool,
             rule.reason.clone(),
         )
-    } else if let Some(&rule) = allowing.first() {
-        (Effect::Allow, rule, allowing, rule.reason.clone())
+    } else if let Some(rule) = first(Class::Allow) {
+        let winners = |c: Class| c == Class::Allow;
+        (
+            Effect::Allow,
+            rule,
+            winners as fn(Class) -> bool,
+            rule.reason.clone(),
+        )
     } else {
         return Decision::default_deny();
+    };
+
+    let ids = |keep: &dyn Fn(Class) -> bool| -> Vec<String> {
+        hits.iter()
+            .filter(|(_, class)| keep(*class))
+            .map(|(rule, _)| rule.id.clone())
+            .collect()
     };
     Decision {
         id: DecisionId::next(),
         effect,
         rule_id: Some(decider.id.clone()),
-        deciding: deciding.iter().map(|rule| rule.id.clone()).collect(),
-        matched,
+        deciding: ids(&winners),
+        matched: ids(&|_| true),
         explicit: true,
         reason,
         approval: if effect == Effect::RequireApproval {
@@ -180,6 +184,60 @@ pub(crate) fn combine<'a>(matching: impl Iterator<Item = (&'a Rule, Truth)>) -> 
         } else {
             None
         },
+    }
+}
+
+/// The rules that count, in id order: the first few on the stack, so that a typical
+/// decision allocates only what it returns.
+#[derive(Default)]
+struct Hits<'a> {
+    inline: [Option<(&'a Rule, Class)>; 8],
+    spill: Vec<(&'a Rule, Class)>,
+}
+
+impl<'a> Hits<'a> {
+    fn push(&mut self, rule: &'a Rule, class: Class) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some((rule, class)),
+            None => self.spill.push((rule, class)),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'a Rule, Class)> + '_ {
+        self.inline
+            .iter()
+            .map_while(|slot| *slot)
+            .chain(self.spill.iter().copied())
+    }
+}
+
+/// How a rule that did not fail counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A deny rule that matched.
+    SureDeny,
+    /// A deny or approval rule that could not be checked: it counts as a deny.
+    Unchecked,
+    /// An approval rule that matched.
+    Approval,
+    /// An allow rule that matched.
+    Allow,
+}
+
+impl Class {
+    /// `None` for a rule that does not count: it failed, or it is an unchecked allow.
+    fn of(rule: &Rule, truth: Truth) -> Option<Self> {
+        match (rule.effect, truth) {
+            (_, Truth::Fails) | (Effect::Allow, Truth::Unknown) => None,
+            (_, Truth::Unknown) => Some(Self::Unchecked),
+            (Effect::Deny, Truth::Holds) => Some(Self::SureDeny),
+            (Effect::RequireApproval, Truth::Holds) => Some(Self::Approval),
+            (Effect::Allow, Truth::Holds) => Some(Self::Allow),
+        }
+    }
+
+    fn denies(self) -> bool {
+        matches!(self, Self::SureDeny | Self::Unchecked)
     }
 }
 

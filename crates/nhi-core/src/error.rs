@@ -42,11 +42,21 @@ pub enum CoreError {
 
 /// Shortens user input kept in an error so that a hostile megabyte does not end up in logs.
 pub(crate) fn clip(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.len() <= MAX {
+    shorten(value, 80)
+}
+
+/// Shortens text to at most `max_bytes` (cut on a character boundary, with `…` added)
+/// so that hostile input quoted in an error message or a log line stays small.
+///
+/// ```
+/// assert_eq!(nhi_core::shorten("restart-agent", 80), "restart-agent");
+/// assert_eq!(nhi_core::shorten("ééé", 3), "é…");
+/// ```
+pub fn shorten(value: &str, max_bytes: usize) -> String {
+    if value.len() <= max_bytes {
         return value.to_owned();
     }
-    let mut end = MAX;
+    let mut end = max_bytes;
     while !value.is_char_boundary(end) {
         end -= 1;
     }

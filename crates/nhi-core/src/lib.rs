@@ -40,7 +40,7 @@ mod time;
 
 pub use action::{Action, Resource, Severity};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use error::CoreError;
+pub use error::{CoreError, shorten};
 pub use id::{
     CorrelationId, CredentialId, Environment, IdentityId, IncidentId, TeamName, TenantId,
     WorkflowId,

@@ -209,15 +209,7 @@ impl CredentialError {
 
 /// Shortens presented text kept in an error so that a hostile megabyte does not reach logs.
 pub(crate) fn clip(value: &str) -> String {
-    const MAX: usize = 64;
-    if value.len() <= MAX {
-        return value.to_owned();
-    }
-    let mut end = MAX;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", value.get(..end).unwrap_or_default())
+    nhi_core::shorten(value, 64)
 }
 
 #[cfg(test)]

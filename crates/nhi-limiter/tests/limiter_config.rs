@@ -63,7 +63,10 @@ fn the_documented_format_is_read() {
     assert_eq!(identity.interval(), Duration::from_millis(100));
     assert_eq!(identity.burst(), 20);
     assert_eq!(plan.layers[&Layer::Endpoint], Quota::per_second(nz(100)));
-    assert_eq!(plan.layers[&Layer::IncidentClass], Quota::per_minute(nz(60)));
+    assert_eq!(
+        plan.layers[&Layer::IncidentClass],
+        Quota::per_minute(nz(60))
+    );
     assert_eq!(plan.layers.len(), 3);
 }
 

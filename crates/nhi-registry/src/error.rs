@@ -316,15 +316,7 @@ impl RegistryError {
 
 /// Shortens user input kept in an error so that a hostile megabyte does not end up in logs.
 pub(crate) fn clip(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.len() <= MAX {
-        return value.to_owned();
-    }
-    let mut end = MAX;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", value.get(..end).unwrap_or_default())
+    nhi_core::shorten(value, 80)
 }
 
 #[cfg(test)]

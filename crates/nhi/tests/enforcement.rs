@@ -21,11 +21,7 @@ use nhi::{AccessRequest, ApprovalGrant, Stage};
 #[tokio::test]
 async fn an_allowed_action_is_granted_and_its_outcome_recorded() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     expect_granted(h.read_health(&token.secret).await).await;
 
@@ -49,11 +45,7 @@ async fn an_allowed_action_is_granted_and_its_outcome_recorded() {
 #[tokio::test]
 async fn no_secret_reaches_the_audit_trail() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
     expect_granted(h.read_health(&token.secret).await).await;
     let _ = h
         .ask(
@@ -74,11 +66,7 @@ async fn no_secret_reaches_the_audit_trail() {
 #[tokio::test]
 async fn an_explicit_deny_names_its_rule() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     let denial = expect_denied(
         h.ask(
@@ -97,11 +85,7 @@ async fn an_explicit_deny_names_its_rule() {
 #[tokio::test]
 async fn nothing_matching_means_deny() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     let denial = expect_denied(
         h.ask(
@@ -119,11 +103,7 @@ async fn nothing_matching_means_deny() {
 #[tokio::test]
 async fn a_token_without_the_scope_is_refused() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     let denial = expect_denied(
         h.ask(
@@ -201,11 +181,7 @@ async fn an_approval_is_used_once_and_only_for_its_incident() {
 #[tokio::test]
 async fn expired_and_tampered_tokens_are_refused_at_authentication() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     let mut forged = token.secret.expose_secret().to_owned();
     forged.insert(forged.len() / 2, 'A');

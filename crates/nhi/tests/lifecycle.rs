@@ -127,11 +127,7 @@ async fn repeated_denials_trip_the_kill_switch() {
         ..AbusePolicy::default()
     };
     let h = Harness::with_abuse(abuse).await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     let mut denials = Vec::new();
     for _ in 0..3 {
@@ -153,11 +149,7 @@ async fn repeated_denials_trip_the_kill_switch() {
 #[tokio::test]
 async fn a_target_outside_the_allowed_systems_trips_the_kill_switch() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
 
     let denial = expect_denied(
         h.ask(
@@ -334,11 +326,7 @@ async fn reconciliation_quarantines_orphans_expired_and_unused_identities() {
 #[tokio::test]
 async fn metrics_count_what_happened() {
     let h = Harness::new().await;
-    let token = h
-        .plane
-        .issue_credential(&id("restart-agent"))
-        .await
-        .unwrap();
+    let token = h.agent_token().await;
     expect_granted(h.read_health(&token.secret).await).await;
     let _ = expect_denied(
         h.ask(

@@ -119,6 +119,14 @@ impl Harness {
         harness
     }
 
+    /// A fresh credential for the harness's `restart-agent`.
+    pub async fn agent_token(&self) -> nhi::credentials::IssuedCredential {
+        self.plane
+            .issue_credential(&id("restart-agent"))
+            .await
+            .unwrap()
+    }
+
     pub fn events(&self) -> Vec<AuditEvent> {
         self.sink.events()
     }

@@ -36,6 +36,35 @@ pub trait RevocationList: Send + Sync {
     ///
     /// [`CredentialError::Backend`] when the store fails.
     async fn purge(&self, now: Timestamp) -> Result<usize, CredentialError>;
+
+    /// [`RevocationList::is_revoked`] answered at once, for lists that never wait (held
+    /// in memory); `None` means the list must be asked through
+    /// [`RevocationList::is_revoked`].
+    ///
+    /// The default answers `None`. A list that overrides it must give the same answer
+    /// as [`RevocationList::is_revoked`] would; checks then skip the cost of an async
+    /// call.
+    fn is_revoked_immediate(
+        &self,
+        id: &CredentialId,
+        at: Timestamp,
+    ) -> Option<Result<bool, CredentialError>> {
+        let _ = (id, at);
+        None
+    }
+}
+
+/// Whether `id` is revoked at `at`, asking `list` without an async call when it can
+/// answer at once.
+pub(crate) async fn is_revoked(
+    list: &dyn RevocationList,
+    id: &CredentialId,
+    at: Timestamp,
+) -> Result<bool, CredentialError> {
+    match list.is_revoked_immediate(id, at) {
+        Some(answer) => answer,
+        None => list.is_revoked(id, at).await,
+    }
 }
 
 /// When a revocation starts and until when it is remembered.
@@ -48,7 +77,7 @@ struct Entry {
 /// A [`RevocationList`] held in this process's memory (lost on restart).
 #[derive(Debug, Default)]
 pub struct MemoryRevocationList {
-    entries: DashMap<CredentialId, Entry>,
+    entries: DashMap<CredentialId, Entry, foldhash::fast::RandomState>,
 }
 
 impl MemoryRevocationList {
@@ -91,16 +120,30 @@ impl RevocationList for MemoryRevocationList {
     }
 
     async fn is_revoked(&self, id: &CredentialId, at: Timestamp) -> Result<bool, CredentialError> {
-        Ok(self
-            .entries
-            .get(id)
-            .is_some_and(|entry| at >= entry.effective_at))
+        Ok(self.revoked_at(id, at))
     }
 
     async fn purge(&self, now: Timestamp) -> Result<usize, CredentialError> {
         let before = self.entries.len();
         self.entries.retain(|_, entry| entry.remember_until > now);
         Ok(before.saturating_sub(self.entries.len()))
+    }
+
+    fn is_revoked_immediate(
+        &self,
+        id: &CredentialId,
+        at: Timestamp,
+    ) -> Option<Result<bool, CredentialError>> {
+        Some(Ok(self.revoked_at(id, at)))
+    }
+}
+
+impl MemoryRevocationList {
+    /// Whether `id` counts as revoked at `at`.
+    fn revoked_at(&self, id: &CredentialId, at: Timestamp) -> bool {
+        self.entries
+            .get(id)
+            .is_some_and(|entry| at >= entry.effective_at)
     }
 }
 

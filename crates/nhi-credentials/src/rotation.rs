@@ -237,7 +237,7 @@ pub enum GenerationCheck {
 /// older generation is reuse.
 #[derive(Debug, Default)]
 pub struct GenerationCounter {
-    newest: DashMap<CredentialId, u64>,
+    newest: DashMap<CredentialId, u64, foldhash::fast::RandomState>,
 }
 
 impl GenerationCounter {

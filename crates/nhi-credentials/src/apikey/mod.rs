@@ -12,7 +12,7 @@ use nhi_core::{CredentialId, CredentialKind, SharedClock};
 
 use crate::error::CredentialError;
 use crate::provider::{CredentialProvider, IssueRequest, IssuedCredential, Principal};
-use crate::revocation::RevocationList;
+use crate::revocation::{RevocationList, is_revoked};
 use crate::rotation::GenerationCheck;
 use crate::secret::CredentialSecret;
 use hasher::SecretHasher;
@@ -171,11 +171,11 @@ impl ApiKeyProvider {
         }
 
         // One lookup by public id, then the hash compared in constant time.
-        let record = self
-            .store
-            .find(parsed.key_id)
-            .await?
-            .ok_or(CredentialError::UnknownCredential)?;
+        let found = match self.store.find_immediate(parsed.key_id) {
+            Some(found) => found?,
+            None => self.store.find(parsed.key_id).await?,
+        };
+        let record = found.ok_or(CredentialError::UnknownCredential)?;
         if !self.hasher.matches(text, &record.secret_hash) {
             return Err(CredentialError::WrongSecret);
         }
@@ -187,15 +187,16 @@ impl ApiKeyProvider {
                 expired_at: record.expires_at,
             });
         }
-        if self.revocations.is_revoked(&record.key_id, now).await? {
+        if is_revoked(self.revocations.as_ref(), &record.key_id, now).await? {
             return Err(CredentialError::Revoked {
                 credential_id: record.key_id.clone(),
             });
         }
-        let check = self
-            .store
-            .observe_generation(&record.lineage, record.generation)
-            .await?;
+        let (lineage, generation) = (&record.lineage, record.generation);
+        let check = match self.store.observe_generation_immediate(lineage, generation) {
+            Some(check) => check?,
+            None => self.store.observe_generation(lineage, generation).await?,
+        };
         if let GenerationCheck::Superseded { latest } = check {
             return Err(CredentialError::ReuseDetected {
                 credential_id: record.key_id.clone(),

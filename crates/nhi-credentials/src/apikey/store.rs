@@ -82,12 +82,37 @@ pub trait ApiKeyStore: Send + Sync {
         lineage: &CredentialId,
         generation: u64,
     ) -> Result<GenerationCheck, CredentialError>;
+
+    /// [`ApiKeyStore::find`] answered at once, for stores that never wait (held in
+    /// memory); `None` means the store must be asked through [`ApiKeyStore::find`].
+    ///
+    /// The default answers `None`. A store that overrides it must give the same answer
+    /// as [`ApiKeyStore::find`] would; checks then skip the cost of an async call.
+    fn find_immediate(
+        &self,
+        key_id: &str,
+    ) -> Option<Result<Option<Arc<ApiKeyRecord>>, CredentialError>> {
+        let _ = key_id;
+        None
+    }
+
+    /// [`ApiKeyStore::observe_generation`] answered at once, for stores that never
+    /// wait; `None` means the store must be asked through
+    /// [`ApiKeyStore::observe_generation`]. The default answers `None`.
+    fn observe_generation_immediate(
+        &self,
+        lineage: &CredentialId,
+        generation: u64,
+    ) -> Option<Result<GenerationCheck, CredentialError>> {
+        let _ = (lineage, generation);
+        None
+    }
 }
 
 /// An [`ApiKeyStore`] in this process's memory (lost on restart).
 #[derive(Debug, Default)]
 pub struct MemoryApiKeyStore {
-    records: DashMap<String, Arc<ApiKeyRecord>>,
+    records: DashMap<String, Arc<ApiKeyRecord>, foldhash::fast::RandomState>,
     generations: GenerationCounter,
 }
 
@@ -135,5 +160,24 @@ impl ApiKeyStore for MemoryApiKeyStore {
         generation: u64,
     ) -> Result<GenerationCheck, CredentialError> {
         Ok(self.generations.observe(lineage, generation))
+    }
+
+    fn find_immediate(
+        &self,
+        key_id: &str,
+    ) -> Option<Result<Option<Arc<ApiKeyRecord>>, CredentialError>> {
+        let record = self
+            .records
+            .get(key_id)
+            .map(|entry| Arc::clone(entry.value()));
+        Some(Ok(record))
+    }
+
+    fn observe_generation_immediate(
+        &self,
+        lineage: &CredentialId,
+        generation: u64,
+    ) -> Option<Result<GenerationCheck, CredentialError>> {
+        Some(Ok(self.generations.observe(lineage, generation)))
     }
 }

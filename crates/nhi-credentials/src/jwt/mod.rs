@@ -18,7 +18,7 @@ use crate::error::CredentialError;
 use crate::keys::KeyRing;
 use crate::provider::{CredentialProvider, IssueRequest, IssuedCredential, Principal};
 use crate::random::random_hex;
-use crate::revocation::RevocationList;
+use crate::revocation::{RevocationList, is_revoked};
 use crate::secret::CredentialSecret;
 use claims::{Actor, Audience, Claims};
 use config::JwtConfig;
@@ -224,11 +224,7 @@ impl CredentialProvider for JwtProvider {
         // The claims, against our clock, then the revocation list.
         let now = self.clock.now();
         let principal = claims.into_principal(&self.config, now)?;
-        if self
-            .revocations
-            .is_revoked(&principal.credential_id, now)
-            .await?
-        {
+        if is_revoked(self.revocations.as_ref(), &principal.credential_id, now).await? {
             return Err(CredentialError::Revoked {
                 credential_id: principal.credential_id,
             });

@@ -1,5 +1,7 @@
 //! Deciding with Cedar and translating its answer into a [`Decision`].
 
+use std::sync::Arc;
+
 use cedar_policy::{AuthorizationError, Decision as CedarDecision, PolicyId};
 use nhi_policy::{Decision, DecisionId, Effect, PolicyEngine, PolicyRequest};
 
@@ -18,7 +20,7 @@ impl PolicyEngine for CedarPolicy {
     fn decide(&self, request: &PolicyRequest) -> Decision {
         let Some(input) = cedar_input(request) else {
             return Decision {
-                reason: Decision::UNCHECKED_REASON.to_owned(),
+                reason: Arc::from(Decision::UNCHECKED_REASON),
                 ..Decision::default_deny()
             };
         };
@@ -77,7 +79,7 @@ impl CedarPolicy {
             let all = [sure_deny.as_slice(), unchecked.as_slice()].concat();
             (Effect::Deny, rule, all, rule.reason.clone())
         } else if let Some(rule) = first(&unchecked) {
-            let reason = Decision::UNCHECKED_REASON.to_owned();
+            let reason = Arc::from(Decision::UNCHECKED_REASON);
             (Effect::Deny, rule, unchecked, reason)
         } else if let Some(rule) = first(&approving) {
             (
@@ -92,7 +94,7 @@ impl CedarPolicy {
             return Decision::default_deny();
         };
 
-        let mut ids: Vec<String> = deciding.iter().map(|rule| rule.id.clone()).collect();
+        let mut ids: Vec<Arc<str>> = deciding.iter().map(|rule| Arc::clone(&rule.id)).collect();
         ids.sort();
         ids.dedup();
         Decision {

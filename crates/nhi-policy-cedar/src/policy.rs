@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Effect as CedarEffect, Policy, PolicyId, PolicySet};
 use nhi_policy::{ApprovalRequirement, ApprovalScope, Effect};
@@ -31,10 +32,10 @@ pub struct CedarPolicy {
 /// What a policy means in the nhi model.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleInfo {
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) effect: Effect,
-    pub(crate) reason: String,
-    pub(crate) approval: Option<ApprovalRequirement>,
+    pub(crate) reason: Arc<str>,
+    pub(crate) approval: Option<Arc<ApprovalRequirement>>,
 }
 
 impl CedarPolicy {
@@ -85,7 +86,7 @@ impl CedarPolicy {
 
     /// The rule ids, in no particular order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
-        self.rules.values().map(|rule| rule.id.as_str())
+        self.rules.values().map(|rule| &*rule.id)
     }
 }
 
@@ -113,7 +114,7 @@ fn load(text: &str, file: Option<&Path>) -> Result<CedarPolicy, CedarPolicyError
     for (index, policy) in ordered.into_iter().enumerate() {
         let position = index + 1;
         let info = rule_info(policy).map_err(|message| annotation(position, message))?;
-        let id = PolicyId::new(&info.id);
+        let id = PolicyId::new(&*info.id);
         if rules.contains_key(&id) {
             let message = format!(
                 "`@id(\"{}\")` is used twice: give each policy its own",
@@ -161,10 +162,10 @@ fn rule_info(policy: &Policy) -> Result<RuleInfo, String> {
         _ => default_reason(effect).to_owned(),
     };
     Ok(RuleInfo {
-        id: id.to_owned(),
+        id: Arc::from(id),
         effect,
-        reason,
-        approval,
+        reason: Arc::from(reason),
+        approval: approval.map(Arc::new),
     })
 }
 

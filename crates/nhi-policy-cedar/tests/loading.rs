@@ -113,7 +113,8 @@ fn reading_what_the_request_lacks_in_a_forbid_denies_and_in_a_permit_grants_noth
     .unwrap();
     let decision = policy.decide(&restart());
     assert_eq!(decision.effect, Effect::Deny);
-    assert_eq!(decision.deciding, vec!["label-forbid"]);
+    let deciding: Vec<&str> = decision.deciding.iter().map(|id| &**id).collect();
+    assert_eq!(deciding, ["label-forbid"]);
 }
 
 #[test]

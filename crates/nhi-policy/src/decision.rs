@@ -87,6 +87,10 @@ pub struct ApprovalRequirement {
 }
 
 /// The answer to a [`PolicyRequest`], with its explanation.
+///
+/// Rule ids, the reason and the approval requirement are shared with the policy that
+/// decided (`Arc`), so a decision costs no text copies; `as_deref()` or `to_string()`
+/// gives plain text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     /// Names this one decision in the audit trail.
@@ -96,21 +100,21 @@ pub struct Decision {
     /// The rule that decided; `None` for the implicit default deny. It is the first of
     /// [`deciding`](Self::deciding), preferring a rule that surely matched to one that
     /// could not be checked.
-    pub rule_id: Option<String>,
+    pub rule_id: Option<Arc<str>>,
     /// Every rule behind the outcome, by id, in id order: the matching rules of the
     /// winning effect, and for a deny also the deny and approval rules whose conditions
     /// could not be checked. Empty for the implicit default deny.
-    pub deciding: Vec<String>,
+    pub deciding: Vec<Arc<str>>,
     /// Every rule that matched the request (or, for a deny or approval rule, could not
     /// be checked), by id, in id order. An engine may list only the deciding rules.
-    pub matched: Vec<String>,
+    pub matched: Vec<Arc<str>>,
     /// Whether a rule decided; `false` for the implicit default deny.
     pub explicit: bool,
     /// Why, in words safe to show the caller: the deciding rule's `reason`, never the
     /// policy text.
-    pub reason: String,
+    pub reason: Arc<str>,
     /// Who must approve, when the effect is [`Effect::RequireApproval`].
-    pub approval: Option<ApprovalRequirement>,
+    pub approval: Option<Arc<ApprovalRequirement>>,
 }
 
 impl Decision {
@@ -131,9 +135,14 @@ impl Decision {
             deciding: Vec::new(),
             matched: Vec::new(),
             explicit: false,
-            reason: Self::DEFAULT_DENY_REASON.to_owned(),
+            reason: shared_text(&DEFAULT_DENY, Self::DEFAULT_DENY_REASON),
             approval: None,
         }
+    }
+
+    /// [`UNCHECKED_REASON`](Self::UNCHECKED_REASON), shared.
+    pub(crate) fn unchecked_reason() -> Arc<str> {
+        shared_text(&UNCHECKED, Self::UNCHECKED_REASON)
     }
 
     /// Whether the action may go ahead without further approval.
@@ -145,6 +154,14 @@ impl Decision {
     pub fn needs_approval(&self) -> bool {
         self.effect == Effect::RequireApproval
     }
+}
+
+static DEFAULT_DENY: OnceLock<Arc<str>> = OnceLock::new();
+static UNCHECKED: OnceLock<Arc<str>> = OnceLock::new();
+
+/// A fixed sentence, allocated once per process and shared by every decision giving it.
+fn shared_text(cell: &'static OnceLock<Arc<str>>, text: &'static str) -> Arc<str> {
+    Arc::clone(cell.get_or_init(|| Arc::from(text)))
 }
 
 /// A decision's id: unique within the process, and across processes with near

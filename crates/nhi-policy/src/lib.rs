@@ -87,8 +87,10 @@
 //! `reason`, or a fixed sentence for the implicit deny and for unchecked rules. Policy
 //! text never reaches the caller.
 //!
-//! Rules are indexed by exact action name and by identity, so a request looks only at
-//! rules that could match it; see `docs/policy.md` for measured costs.
+//! Rules are indexed by action (exact name or namespace) and by principal (identity,
+//! team, tenant or kind), so a request looks only at rules that could match it; see
+//! `docs/policy.md` for measured costs. A decision shares its rule ids, reason and
+//! approval requirement with the rule set (`Arc`), so deciding copies no text.
 //! [`ReloadablePolicy`] swaps a whole policy atomically while requests are decided.
 //!
 //! # Policy file format

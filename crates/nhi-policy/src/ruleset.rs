@@ -4,9 +4,10 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::condition::Truth;
-use crate::decision::{Decision, DecisionId, Effect, PolicyEngine};
+use crate::decision::{ApprovalRequirement, Decision, DecisionId, Effect, PolicyEngine};
 use crate::error::{PolicyError, clip};
 use crate::index::RuleIndex;
 use crate::load;
@@ -25,7 +26,30 @@ const MAX_FILE_LEN: u64 = 8 * 1024 * 1024;
 pub struct RuleSet {
     /// Sorted by id.
     rules: Vec<Rule>,
+    /// What decisions quote from each rule, at the same position, shared so that a
+    /// decision copies no text.
+    quoted: Vec<Quoted>,
     index: RuleIndex,
+}
+
+/// A rule's id, reason and approval requirement, as decisions hold them.
+#[derive(Debug, Clone)]
+struct Quoted {
+    effect: Effect,
+    id: Arc<str>,
+    reason: Arc<str>,
+    approval: Option<Arc<ApprovalRequirement>>,
+}
+
+impl Quoted {
+    fn of(rule: &Rule) -> Self {
+        Self {
+            effect: rule.effect,
+            id: Arc::from(rule.id.as_str()),
+            reason: Arc::from(rule.reason.as_str()),
+            approval: rule.approval.clone().map(Arc::new),
+        }
+    }
 }
 
 impl RuleSet {
@@ -94,7 +118,12 @@ impl RuleSet {
     fn build(mut rules: Vec<Rule>) -> Self {
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         let index = RuleIndex::new(&rules);
-        Self { rules, index }
+        let quoted = rules.iter().map(Quoted::of).collect();
+        Self {
+            rules,
+            quoted,
+            index,
+        }
     }
 
     /// Every rule that matches or cannot be checked, in id order, found through the
@@ -102,11 +131,11 @@ impl RuleSet {
     fn matching<'a>(
         &'a self,
         request: &'a PolicyRequest,
-    ) -> impl Iterator<Item = (&'a Rule, Truth)> {
+    ) -> impl Iterator<Item = (&'a Quoted, Truth)> {
         self.index
-            .candidates(request.action.as_str(), request.subject.id.as_str())
-            .filter_map(|position| self.rules.get(position))
-            .map(|rule| (rule, rule.evaluate(request)))
+            .candidates(request.action.as_str(), &request.subject)
+            .filter_map(|position| Some((self.rules.get(position)?, self.quoted.get(position)?)))
+            .map(|(rule, quoted)| (quoted, rule.evaluate(request)))
     }
 }
 
@@ -121,62 +150,49 @@ impl PolicyEngine for RuleSet {
 ///
 /// A deny or approval rule that cannot be checked counts as a deny; an allow rule that
 /// cannot be checked grants nothing.
-pub(crate) fn combine<'a>(matching: impl Iterator<Item = (&'a Rule, Truth)>) -> Decision {
+fn combine<'a>(matching: impl Iterator<Item = (&'a Quoted, Truth)>) -> Decision {
     let mut hits = Hits::default();
     for (rule, truth) in matching {
-        if let Some(class) = Class::of(rule, truth) {
+        if let Some(class) = Class::of(rule.effect, truth) {
             hits.push(rule, class);
         }
     }
     let first = |class: Class| hits.iter().find(|(_, c)| *c == class).map(|(r, _)| r);
 
-    let (effect, decider, winners, reason) = if let Some(rule) = first(Class::SureDeny) {
-        (
-            Effect::Deny,
-            rule,
-            Class::denies as fn(Class) -> bool,
-            rule.reason.clone(),
-        )
-    } else if let Some(rule) = first(Class::Unchecked) {
-        let reason = Decision::UNCHECKED_REASON.to_owned();
-        (
-            Effect::Deny,
-            rule,
-            Class::denies as fn(Class) -> bool,
-            reason,
-        )
-    } else if let Some(rule) = first(Class::Approval) {
-        let winners = |c: Class| c == Class::Approval;
-        (
-            Effect::RequireApproval,
-            rule,
-            winners as fn(Class) -> bool,
-            rule.reason.clone(),
-        )
-    } else if let Some(rule) = first(Class::Allow) {
-        let winners = |c: Class| c == Class::Allow;
-        (
-            Effect::Allow,
-            rule,
-            winners as fn(Class) -> bool,
-            rule.reason.clone(),
-        )
+    let (effect, decider, winners): (_, _, fn(Class) -> bool) =
+        if let Some(rule) = first(Class::SureDeny) {
+            (Effect::Deny, rule, Class::denies)
+        } else if let Some(rule) = first(Class::Unchecked) {
+            (Effect::Deny, rule, Class::denies)
+        } else if let Some(rule) = first(Class::Approval) {
+            (Effect::RequireApproval, rule, |c| c == Class::Approval)
+        } else if let Some(rule) = first(Class::Allow) {
+            (Effect::Allow, rule, |c| c == Class::Allow)
+        } else {
+            return Decision::default_deny();
+        };
+    // a deny by a rule that could not be checked gives a fixed sentence, not its reason
+    let reason = if effect == Effect::Deny && first(Class::SureDeny).is_none() {
+        Decision::unchecked_reason()
     } else {
-        return Decision::default_deny();
+        Arc::clone(&decider.reason)
     };
 
-    let ids = |keep: &dyn Fn(Class) -> bool| -> Vec<String> {
-        hits.iter()
-            .filter(|(_, class)| keep(*class))
-            .map(|(rule, _)| rule.id.clone())
-            .collect()
+    let ids = |keep: fn(Class) -> bool| -> Vec<Arc<str>> {
+        let mut ids = Vec::with_capacity(hits.iter().filter(|(_, c)| keep(*c)).count());
+        ids.extend(
+            hits.iter()
+                .filter(|(_, class)| keep(*class))
+                .map(|(rule, _)| Arc::clone(&rule.id)),
+        );
+        ids
     };
     Decision {
         id: DecisionId::next(),
         effect,
-        rule_id: Some(decider.id.clone()),
-        deciding: ids(&winners),
-        matched: ids(&|_| true),
+        rule_id: Some(Arc::clone(&decider.id)),
+        deciding: ids(winners),
+        matched: ids(|_| true),
         explicit: true,
         reason,
         approval: if effect == Effect::RequireApproval {
@@ -191,19 +207,19 @@ pub(crate) fn combine<'a>(matching: impl Iterator<Item = (&'a Rule, Truth)>) -> 
 /// decision allocates only what it returns.
 #[derive(Default)]
 struct Hits<'a> {
-    inline: [Option<(&'a Rule, Class)>; 8],
-    spill: Vec<(&'a Rule, Class)>,
+    inline: [Option<(&'a Quoted, Class)>; 8],
+    spill: Vec<(&'a Quoted, Class)>,
 }
 
 impl<'a> Hits<'a> {
-    fn push(&mut self, rule: &'a Rule, class: Class) {
+    fn push(&mut self, rule: &'a Quoted, class: Class) {
         match self.inline.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = Some((rule, class)),
             None => self.spill.push((rule, class)),
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&'a Rule, Class)> + '_ {
+    fn iter(&self) -> impl Iterator<Item = (&'a Quoted, Class)> + '_ {
         self.inline
             .iter()
             .map_while(|slot| *slot)
@@ -226,8 +242,8 @@ enum Class {
 
 impl Class {
     /// `None` for a rule that does not count: it failed, or it is an unchecked allow.
-    fn of(rule: &Rule, truth: Truth) -> Option<Self> {
-        match (rule.effect, truth) {
+    fn of(effect: Effect, truth: Truth) -> Option<Self> {
+        match (effect, truth) {
             (_, Truth::Fails) | (Effect::Allow, Truth::Unknown) => None,
             (_, Truth::Unknown) => Some(Self::Unchecked),
             (Effect::Deny, Truth::Holds) => Some(Self::SureDeny),

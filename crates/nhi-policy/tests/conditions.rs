@@ -94,7 +94,7 @@ fn a_deny_that_needs_the_time_refuses_without_it() {
     assert_eq!(decision.effect, Effect::Deny);
     assert!(decision.explicit);
     assert_eq!(decision.rule_id.as_deref(), Some("freeze-weekend"));
-    assert_eq!(decision.reason, Decision::UNCHECKED_REASON);
+    assert_eq!(&*decision.reason, Decision::UNCHECKED_REASON);
 
     let weekday = RequestContext {
         time: at("2026-03-04T09:00:00Z"),
@@ -117,7 +117,7 @@ fn an_approval_rule_that_cannot_be_checked_denies() {
     ]);
     let decision = set.decide(&restart_with(RequestContext::default()));
     assert_eq!(decision.effect, Effect::Deny);
-    assert_eq!(decision.deciding, vec!["approve-stale-tokens"]);
+    assert_eq!(common::ids(&decision.deciding), ["approve-stale-tokens"]);
     assert!(decision.approval.is_none());
 }
 

@@ -176,6 +176,40 @@ fn rules() -> impl Strategy<Value = Vec<Rule>> {
     })
 }
 
+/// Up to 40 rules, each filed by the index under a different principal attribute: its
+/// identities, else its teams, else its tenants, else its kinds, else under anyone. Half
+/// of them cover every action, so only the principal narrows them.
+fn principal_rules() -> impl Strategy<Value = Vec<Rule>> {
+    let rule = (rule_with(any_effect()), 0_usize..5, any::<bool>());
+    prop::collection::vec(rule, 0..40).prop_map(|rules| {
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut rule, dropped, any_action))| {
+                rule.id = format!("p{i:03}");
+                let principal = &mut rule.principal;
+                // drop the first `dropped` of identities, teams, tenants, kinds
+                if dropped > 0 {
+                    principal.identities.clear();
+                }
+                if dropped > 1 {
+                    principal.teams.clear();
+                }
+                if dropped > 2 {
+                    principal.tenants.clear();
+                }
+                if dropped > 3 {
+                    principal.kinds.clear();
+                }
+                if any_action {
+                    rule.actions = vec![ActionPattern::new("*").unwrap()];
+                }
+                rule
+            })
+            .collect()
+    })
+}
+
 fn request() -> impl Strategy<Value = PolicyRequest> {
     (
         (
@@ -272,9 +306,22 @@ proptest! {
         let (effect, rule_id, matched) = scan(&set, &request);
         prop_assert_eq!(decision.effect, effect);
         prop_assert_eq!(decision.explicit, rule_id.is_some());
-        prop_assert_eq!(decision.rule_id, rule_id);
-        prop_assert_eq!(decision.matched, matched);
+        prop_assert_eq!(decision.rule_id.as_deref(), rule_id.as_deref());
+        prop_assert_eq!(common::ids(&decision.matched), matched);
         prop_assert_eq!(decision.approval.is_some(), effect == Effect::RequireApproval);
+    }
+
+    #[test]
+    fn the_principal_index_never_changes_a_decision(
+        rules in principal_rules(),
+        request in request(),
+    ) {
+        let set = RuleSet::from_rules(rules).unwrap();
+        let decision = set.decide(&request);
+        let (effect, rule_id, matched) = scan(&set, &request);
+        prop_assert_eq!(decision.effect, effect);
+        prop_assert_eq!(decision.rule_id.as_deref(), rule_id.as_deref());
+        prop_assert_eq!(common::ids(&decision.matched), matched);
     }
 
     #[test]
@@ -364,7 +411,7 @@ proptest! {
         } else if unchecked {
             prop_assert_eq!(after.effect, Effect::Deny);
             prop_assert!(after.explicit);
-            prop_assert!(after.deciding.contains(&"added".to_owned()));
+            prop_assert!(common::ids(&after.deciding).contains(&"added"));
         }
     }
 }

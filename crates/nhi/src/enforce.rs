@@ -187,7 +187,7 @@ impl ControlPlane {
                 now,
                 format!("{} may {} {}", record.id, request.action, request.resource),
             )
-            .decision("allow", decision.rule_id.clone(), decision.reason.clone())
+            .decision("allow", rule_id(&decision), decision.reason.to_string())
             .permission(scope);
         if let Some(grant) = &approval {
             event = event.approval(grant.approver.clone(), scope_name(grant.scope));
@@ -212,7 +212,7 @@ impl ControlPlane {
             action: request.action.clone(),
             resource: request.resource.clone(),
             severity: request.severity,
-            rule_id: decision.rule_id,
+            rule_id: rule_id(&decision),
             approval,
             remaining_quota: remaining,
             correlation_id: path.correlation,
@@ -271,16 +271,16 @@ impl ControlPlane {
         path: Path<'_>,
         decision: nhi_policy::Decision,
     ) -> Result<AccessOutcome, Error> {
-        let reason = decision.reason.clone();
+        let reason = decision.reason.to_string();
         let mut denial = path.denial(Stage::Policy, reason.clone());
-        denial.rule_id = decision.rule_id.clone();
+        denial.rule_id = rule_id(&decision);
         let event = path
             .event(
                 EventKind::AccessDecided,
                 self.inner.clock.now(),
                 format!("denied by policy: {reason}"),
             )
-            .decision("deny", decision.rule_id, reason);
+            .decision("deny", rule_id(&decision), reason);
         self.finish_denial(path, denial, event, true).await
     }
 
@@ -291,15 +291,15 @@ impl ControlPlane {
     ) -> Result<AccessOutcome, Error> {
         let reason = format!("approval required: {}", decision.reason);
         let mut denial = path.denial(Stage::Approval, reason.clone());
-        denial.rule_id = decision.rule_id.clone();
-        denial.approval = decision.approval.clone();
+        denial.rule_id = rule_id(&decision);
+        denial.approval = decision.approval.as_deref().cloned();
         let event = path
             .event(
                 EventKind::AccessDecided,
                 self.inner.clock.now(),
                 reason.clone(),
             )
-            .decision("require-approval", decision.rule_id, reason);
+            .decision("require-approval", rule_id(&decision), reason);
         self.finish_denial(path, denial, event, false).await
     }
 
@@ -563,6 +563,11 @@ fn scope_covers(scope: &str, needed: &str) -> bool {
         Some(prefix) => needed.starts_with(prefix) && prefix.contains(':'),
         None => scope.eq_ignore_ascii_case(needed),
     }
+}
+
+/// The id of the rule that decided, as the audit trail and callers hold it.
+fn rule_id(decision: &nhi_policy::Decision) -> Option<String> {
+    decision.rule_id.as_deref().map(str::to_owned)
 }
 
 /// The policy engine's view of the request, at time `now`.

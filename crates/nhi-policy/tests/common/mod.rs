@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use nhi_core::{Action, IdentityKind, RiskTier, Severity};
 use nhi_policy::{PolicyRequest, RequestContext, Subject};
@@ -18,6 +19,11 @@ pub fn sre_agent() -> Subject {
         environment: "production".parse().unwrap(),
         labels: BTreeMap::new(),
     }
+}
+
+/// Rule ids of a decision as plain text, for comparisons.
+pub fn ids(list: &[Arc<str>]) -> Vec<&str> {
+    list.iter().map(|id| &**id).collect()
 }
 
 /// A request by `subject` with an empty context.

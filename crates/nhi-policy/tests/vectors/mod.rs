@@ -123,11 +123,11 @@ pub fn run(engine: &dyn PolicyEngine, path: &Path, file: &VectorFile) -> Vec<Str
             let got = Outcome {
                 effect: decision.effect,
                 explicit: decision.explicit,
-                deciding: decision.deciding.clone(),
-                rule_id: decision.rule_id.clone(),
+                deciding: decision.deciding.iter().map(|id| id.to_string()).collect(),
+                rule_id: decision.rule_id.as_deref().map(str::to_owned),
                 approvers: decision.approval.as_ref().map(|a| a.approvers.clone()),
                 scope: decision.approval.as_ref().map(|a| a.scope),
-                reason: decision.reason.clone(),
+                reason: decision.reason.to_string(),
             };
             let problem = case.expect.compare(&got)?;
             Some(format!(

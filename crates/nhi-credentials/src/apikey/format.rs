@@ -75,7 +75,6 @@ pub(crate) fn parse(text: &str) -> Result<ParsedKey<'_>, CredentialError> {
     if !prefix_is_valid(prefix) {
         return Err(CredentialError::malformed("the key prefix is not valid"));
     }
-    let is_base62 = |part: &str| part.bytes().all(|b| b.is_ascii_alphanumeric());
     if key_id.len() != KEY_ID_LEN || !is_base62(key_id) {
         return Err(CredentialError::malformed(
             "the key id is not 12 base62 characters",
@@ -93,7 +92,8 @@ pub(crate) fn parse(text: &str) -> Result<ParsedKey<'_>, CredentialError> {
     let (Some(checked), Some(checksum)) = (checked, checksum) else {
         return Err(CredentialError::malformed("the key is cut short"));
     };
-    if base62_digits(crc32(checked.as_bytes())) != checksum.as_bytes() {
+    // Its digits were checked above, so their value is the checksum written.
+    if u64::from(crc32(checked.as_bytes())) != base62_value(checksum) {
         return Err(CredentialError::BadChecksum);
     }
     Ok(ParsedKey { prefix, key_id })
@@ -125,6 +125,47 @@ fn split_parts(text: &str) -> Option<(&str, &str, &str)> {
     let (key_id, tail) = rest.split_once('_')?;
     Some((prefix, key_id, tail))
 }
+
+/// Whether every byte of `part` is a base62 digit (an ASCII letter or digit).
+///
+/// Table lookups or-ed together without an early exit: no branch per byte, and keys
+/// are short enough that reading a bad one to its end costs nothing. Digit values are
+/// below 64; other bytes map to 0xFF.
+fn is_base62(part: &str) -> bool {
+    part.bytes()
+        .fold(0_u8, |seen, byte| seen | digit_value(byte))
+        < 64
+}
+
+/// The number written by base62 `digits`, most significant first (digits already
+/// checked by [`is_base62`]).
+fn base62_value(digits: &str) -> u64 {
+    digits.bytes().fold(0_u64, |value, byte| {
+        value
+            .wrapping_mul(62)
+            .wrapping_add(u64::from(digit_value(byte)))
+    })
+}
+
+/// The value of base62 digit `byte`, or 0xFF for a byte that is not one.
+fn digit_value(byte: u8) -> u8 {
+    DIGIT_VALUES.get(usize::from(byte)).copied().unwrap_or(0xFF)
+}
+
+/// The value of each base62 digit in [`BASE62`], 0xFF for every other byte.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "the indices stay below 62 and 256 in a constant evaluated at compile time"
+)]
+const DIGIT_VALUES: [u8; 256] = {
+    let mut table = [0xFF_u8; 256];
+    let mut n = 0;
+    while n < BASE62.len() {
+        table[BASE62[n] as usize] = n as u8;
+        n += 1;
+    }
+    table
+};
 
 /// Whether `prefix` is 2 to 16 lowercase ASCII letters or digits, starting with a letter.
 fn prefix_is_valid(prefix: &str) -> bool {
@@ -280,10 +321,24 @@ mod tests {
     }
 
     #[test]
+    fn base62_digits_are_ascii_letters_and_digits() {
+        for byte in 0..=255_u8 {
+            let text = [byte];
+            let text = std::str::from_utf8(&text).unwrap_or("_");
+            assert_eq!(is_base62(text), byte.is_ascii_alphanumeric(), "{byte}");
+        }
+        assert!(is_base62("0aZ9") && is_base62(""));
+        assert!(!is_base62("0aZ9é") && !is_base62("ab-c"));
+    }
+
+    #[test]
     fn base62_is_fixed_width() {
         assert_eq!(base62_fixed(0), "000000");
         assert_eq!(base62_fixed(61), "00000z");
         assert_eq!(base62_fixed(u32::MAX), "4gfFC3");
+        for value in [0, 1, 61, 62, 3_844, 0xCBF4_3926, u32::MAX] {
+            assert_eq!(base62_value(&base62_fixed(value)), u64::from(value));
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - `10000-rules/*`: the built-in engine with the same ten rules plus 10,000 generated
 //!   ones, in four shapes: one rule per identity; rules spread over 1,000 exact action
 //!   names; rules over 1,000 action namespaces (`svc7.*`); and rules about teams whose
-//!   action pattern is `*`, the shape the index cannot narrow.
+//!   action pattern is `*`, which only the principal index (by team) narrows.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 

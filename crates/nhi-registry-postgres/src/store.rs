@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use nhi_core::IdentityId;
-use nhi_registry::{IdentityRecord, IdentityStore, Page, RegistryError, next_version};
+use nhi_registry::{
+    IdentityRecord, IdentityStore, Page, RegistryError, StoredRecord, next_version,
+};
 use tokio_postgres::Config;
 use tokio_postgres::error::SqlState;
 
@@ -93,7 +95,7 @@ impl std::fmt::Debug for PostgresStore {
 #[async_trait::async_trait]
 impl IdentityStore for PostgresStore {
     async fn insert(&self, record: &IdentityRecord) -> Result<(), RegistryError> {
-        let row = Row::of(record)?;
+        let row = StoredRecord::encode(record)?;
         let live = self.link.live().await?;
         let inserted = live
             .client
@@ -121,7 +123,10 @@ impl IdentityStore for PostgresStore {
     /// One statement for the whole batch: all records are stored or none.
     async fn insert_many(&self, records: &[IdentityRecord]) -> Result<(), RegistryError> {
         refuse_repeated_ids(records)?;
-        let rows = records.iter().map(Row::of).collect::<Result<Vec<_>, _>>()?;
+        let rows = records
+            .iter()
+            .map(StoredRecord::encode)
+            .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
         let states: Vec<&str> = rows.iter().map(|r| r.state).collect();
         let tenants: Vec<&str> = rows.iter().map(|r| r.tenant.as_str()).collect();
@@ -166,8 +171,8 @@ impl IdentityStore for PostgresStore {
     async fn update(&self, record: &IdentityRecord) -> Result<IdentityRecord, RegistryError> {
         let mut next = record.clone();
         next.version = next_version(record)?;
-        let row = Row::of(&next)?;
-        let read_version = to_sql_version(record)?;
+        let row = StoredRecord::encode(&next)?;
+        let read_version = StoredRecord::column_version(record)?;
         let context = || format!("updating identity `{}`", record.id);
 
         let live = self.link.live().await?;
@@ -259,47 +264,10 @@ fn refuse_repeated_ids(records: &[IdentityRecord]) -> Result<(), RegistryError> 
     Ok(())
 }
 
-/// The column values of one record.
-struct Row {
-    state: &'static str,
-    tenant: String,
-    environment: String,
-    version: i64,
-    json: String,
-}
-
-impl Row {
-    fn of(record: &IdentityRecord) -> Result<Self, RegistryError> {
-        let json = serde_json::to_string(record)
-            .map_err(|e| RegistryError::backend(format!("encoding identity `{}`", record.id), e))?;
-        Ok(Self {
-            state: record.state.as_str(),
-            tenant: record.tenant.as_str().to_owned(),
-            environment: record.environment.as_str().to_owned(),
-            version: to_sql_version(record)?,
-            json,
-        })
-    }
-}
-
-/// The record's version as PostgreSQL's `bigint`.
-fn to_sql_version(record: &IdentityRecord) -> Result<i64, RegistryError> {
-    i64::try_from(record.version).map_err(|e| {
-        RegistryError::backend(
-            format!(
-                "version {} of identity `{}` is too large for PostgreSQL",
-                record.version, record.id
-            ),
-            e,
-        )
-    })
-}
-
 /// Reads a stored record; a row that does not decode is corruption.
 fn decode(row: &tokio_postgres::Row) -> Result<IdentityRecord, RegistryError> {
     let json: &str = row
         .try_get(0)
         .map_err(|e| RegistryError::corrupt("a stored identity row has no record", e))?;
-    serde_json::from_str(json)
-        .map_err(|e| RegistryError::corrupt("a stored identity record does not decode", e))
+    StoredRecord::decode(json)
 }

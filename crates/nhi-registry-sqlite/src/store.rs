@@ -5,7 +5,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use nhi_core::IdentityId;
-use nhi_registry::{IdentityRecord, IdentityStore, Page, RegistryError, next_version};
+use nhi_registry::{
+    IdentityRecord, IdentityStore, Page, RegistryError, StoredRecord, next_version,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::schema::migrate;
@@ -80,7 +82,7 @@ impl std::fmt::Debug for SqliteStore {
 #[async_trait::async_trait]
 impl IdentityStore for SqliteStore {
     async fn insert(&self, record: &IdentityRecord) -> Result<(), RegistryError> {
-        let row = Row::of(record)?;
+        let row = StoredRecord::encode(record)?;
         let inserted = self.with_conn(|conn| {
             conn.execute(
                 "INSERT INTO identities (id, state, tenant, version, record)
@@ -104,7 +106,10 @@ impl IdentityStore for SqliteStore {
 
     /// One transaction for the whole batch: all records are stored or none.
     async fn insert_many(&self, records: &[IdentityRecord]) -> Result<(), RegistryError> {
-        let rows = records.iter().map(Row::of).collect::<Result<Vec<_>, _>>()?;
+        let rows = records
+            .iter()
+            .map(StoredRecord::encode)
+            .collect::<Result<Vec<_>, _>>()?;
         let outcome = self.with_conn(|conn| {
             let tx = conn.unchecked_transaction()?;
             let mut taken = None;
@@ -151,14 +156,14 @@ impl IdentityStore for SqliteStore {
                 .optional()
             })
             .map_err(|e| sql_error(&format!("reading identity `{id}`"), e))?;
-        json.map(|json| decode(&json)).transpose()
+        json.map(|json| StoredRecord::decode(&json)).transpose()
     }
 
     async fn update(&self, record: &IdentityRecord) -> Result<IdentityRecord, RegistryError> {
         let mut next = record.clone();
         next.version = next_version(record)?;
-        let row = Row::of(&next)?;
-        let read_version = to_sql_version(record)?;
+        let row = StoredRecord::encode(&next)?;
+        let read_version = StoredRecord::column_version(record)?;
 
         let outcome = self.with_conn(|conn| {
             let changed = conn.execute(
@@ -213,46 +218,6 @@ impl IdentityStore for SqliteStore {
                 rows.collect::<Result<Vec<String>, _>>()
             })
             .map_err(|e| sql_error("listing identities", e))?;
-        rows.iter().map(|json| decode(json)).collect()
+        rows.iter().map(|json| StoredRecord::decode(json)).collect()
     }
-}
-
-/// The column values of one record.
-struct Row {
-    state: &'static str,
-    tenant: String,
-    version: i64,
-    json: String,
-}
-
-impl Row {
-    fn of(record: &IdentityRecord) -> Result<Self, RegistryError> {
-        let json = serde_json::to_string(record)
-            .map_err(|e| RegistryError::backend(format!("encoding identity `{}`", record.id), e))?;
-        Ok(Self {
-            state: record.state.as_str(),
-            tenant: record.tenant.as_str().to_owned(),
-            version: to_sql_version(record)?,
-            json,
-        })
-    }
-}
-
-/// The record's version as SQLite's signed integer.
-fn to_sql_version(record: &IdentityRecord) -> Result<i64, RegistryError> {
-    i64::try_from(record.version).map_err(|e| {
-        RegistryError::backend(
-            format!(
-                "version {} of identity `{}` is too large for SQLite",
-                record.version, record.id
-            ),
-            e,
-        )
-    })
-}
-
-/// Reads a stored record; a row that does not decode is corruption.
-fn decode(json: &str) -> Result<IdentityRecord, RegistryError> {
-    serde_json::from_str(json)
-        .map_err(|e| RegistryError::corrupt("a stored identity record does not decode", e))
 }

@@ -74,6 +74,7 @@ mod cache;
 mod change;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod encoding;
 mod error;
 mod limits;
 mod memory;
@@ -88,6 +89,7 @@ mod store;
 
 pub use cache::CachedStore;
 pub use change::Change;
+pub use encoding::StoredRecord;
 pub use error::{BackendError, RegistryError};
 pub use limits::{TierLimit, TierLimits};
 pub use memory::MemoryStore;

@@ -64,6 +64,31 @@ async fn no_secret_reaches_the_audit_trail() {
 }
 
 #[tokio::test]
+async fn debug_output_never_shows_the_token() {
+    let h = Harness::new().await;
+    let token = h.agent_token().await;
+    let secret = token.secret.expose_secret().to_owned();
+
+    let request = AccessRequest::new(
+        &token.secret,
+        Action::new("health.read").unwrap(),
+        resource("k8s:prod/payments/api"),
+        Severity::Read,
+    );
+    assert!(!format!("{request:?}").contains(&secret));
+    assert!(!format!("{token:?}").contains(&secret));
+
+    let outcome = h.plane.authorize(request).await.unwrap();
+    assert!(!format!("{outcome:?}").contains(&secret));
+    expect_granted(outcome).await;
+    let denial = expect_denied(
+        h.ask(&token.secret, "secret.read", "k8s:prod/db", Severity::Read)
+            .await,
+    );
+    assert!(!format!("{denial:?} {denial}").contains(&secret));
+}
+
+#[tokio::test]
 async fn an_explicit_deny_names_its_rule() {
     let h = Harness::new().await;
     let token = h.agent_token().await;

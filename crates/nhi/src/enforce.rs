@@ -5,15 +5,14 @@ use std::sync::atomic::Ordering;
 
 use nhi_audit::{Anomaly, AuditEvent, EventKind};
 use nhi_core::{Clock, CorrelationId, Timestamp};
-use nhi_credentials::{CredentialError, Principal};
+use nhi_credentials::Principal;
 use nhi_limiter::{LimitDecision, LimitRequest};
 use nhi_policy::{Effect, PolicyRequest, RequestContext, Subject};
 use nhi_registry::{IdentityRecord, RegistryError};
 
 use crate::access::{AccessOutcome, AccessRequest, Denial, Permit, Stage};
-use crate::approvals::scope_name;
+use crate::approvals::{ApprovalGrant, scope_name};
 use crate::error::Error;
-use crate::ledger::RevocationCause;
 use crate::plane::ControlPlane;
 
 /// How stale `last_used_at` may get before a granted request refreshes it.
@@ -101,30 +100,22 @@ impl ControlPlane {
         };
 
         // 4. policy, and the approval it may require
-        let policy_request = policy_request(&record, &request, &principal, inner.clock.now());
-        let decision = inner.policy.decide(&policy_request);
-        let mut approval = None;
-        match decision.effect {
-            Effect::Allow => {}
-            Effect::RequireApproval => {
-                let now = inner.clock.now();
-                let incident = request.context.incident.as_ref();
-                let found = inner.approvals.find(
-                    &record.id,
-                    &request.action,
-                    &request.resource,
-                    incident,
-                    now,
-                );
-                let Some(grant) = found else {
+        let now = inner.clock.now();
+        let decision = inner
+            .policy
+            .decide(&policy_request(&record, &request, &principal, now));
+        let approval = match decision.effect {
+            Effect::Allow => None,
+            Effect::RequireApproval => match self.approval_for(&record, &request) {
+                Some(grant) => Some(grant),
+                None => {
                     inner
                         .counters
                         .approvals_required
                         .fetch_add(1, Ordering::Relaxed);
                     return self.hold_for_approval(path, decision).await;
-                };
-                approval = Some(grant);
-            }
+                }
+            },
             _ => {
                 inner
                     .counters
@@ -132,19 +123,14 @@ impl ControlPlane {
                     .fetch_add(1, Ordering::Relaxed);
                 return self.refuse_by_policy(path, decision).await;
             }
-        }
+        };
 
         // 5. limit: every layer at once, all or nothing
-        let limit_request = LimitRequest {
-            identity: record.id.as_str(),
-            workflow: request.context.workflow.as_ref().map(|w| w.as_str()),
-            tenant: Some(record.tenant.as_str()),
-            endpoint: Some(request.resource.as_str()),
-            incident_class: request.context.incident_class.as_deref(),
-            incident: request.context.incident.as_ref().map(|i| i.as_str()),
-            severity: request.severity,
-        };
-        let remaining = match inner.limiter.check(&limit_request).await? {
+        let remaining = match inner
+            .limiter
+            .check(&limit_request(&record, &request))
+            .await?
+        {
             LimitDecision::Allowed { remaining, .. } => remaining,
             LimitDecision::Rejected {
                 layer,
@@ -154,8 +140,9 @@ impl ControlPlane {
             } => {
                 inner.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let reason = format!("the {layer} quota is exhausted");
+                let breached = breach.is_some();
                 return self
-                    .refuse_rate_limited(path, reason, retry_after, breach.is_some())
+                    .refuse_rate_limited(path, reason, retry_after, breached)
                     .await;
             }
             #[allow(unreachable_patterns)]
@@ -174,19 +161,59 @@ impl ControlPlane {
         }
 
         // 6. record, then grant
+        let granted = Granted {
+            record,
+            principal,
+            decision,
+            scope,
+            approval,
+            remaining,
+        };
+        self.grant(path, granted).await
+    }
+
+    /// An unused approval covering this request, if a person granted one.
+    fn approval_for(
+        &self,
+        record: &IdentityRecord,
+        request: &AccessRequest<'_>,
+    ) -> Option<ApprovalGrant> {
+        let now = self.inner.clock.now();
+        let incident = request.context.incident.as_ref();
+        self.inner.approvals.find(
+            &record.id,
+            &request.action,
+            &request.resource,
+            incident,
+            now,
+        )
+    }
+
+    /// Records the grant (and the approval it used) and hands out the permit.
+    async fn grant(&self, path: Path<'_>, granted: Granted) -> Result<AccessOutcome, Error> {
+        let inner = &self.inner;
+        let Granted {
+            record,
+            principal,
+            decision,
+            scope,
+            approval,
+            remaining,
+        } = granted;
+        let request = path.request;
         let now = inner.clock.now();
+
+        // last use is kept to the minute, so a busy identity does not write on every call
         let stale = record
             .last_used_at
             .is_none_or(|t| now.duration_since(t) >= LAST_USED_GRANULARITY);
         if stale {
             inner.registry.record_use(&record.id, now).await?;
         }
+
+        let message = format!("{} may {} {}", record.id, request.action, request.resource);
         let mut event = path
-            .event(
-                EventKind::AccessDecided,
-                now,
-                format!("{} may {} {}", record.id, request.action, request.resource),
-            )
+            .event(EventKind::AccessDecided, now, message)
             .decision("allow", rule_id(&decision), decision.reason.to_string())
             .permission(scope);
         if let Some(grant) = &approval {
@@ -220,270 +247,29 @@ impl ControlPlane {
             workflow: request.context.workflow.clone(),
         }))
     }
+}
 
-    /// A credential that failed to verify: revoked ones are an anomaly, and one revoked
-    /// for cause trips the kill switch.
-    async fn refuse_credential(
-        &self,
-        mut path: Path<'_>,
-        error: CredentialError,
-    ) -> Result<AccessOutcome, Error> {
-        let inner = &self.inner;
-        inner
-            .counters
-            .authentication_failures
-            .fetch_add(1, Ordering::Relaxed);
-
-        let CredentialError::Revoked { credential_id } = &error else {
-            if !error.is_rejection() {
-                return Err(error.into());
-            }
-            path.anomalies.push(Anomaly::InvalidCredential);
-            return self
-                .refuse(path, Stage::Authenticate, error.to_string())
-                .await;
-        };
-
-        path.anomalies.push(Anomaly::RevokedCredentialUsed);
-        let reason = format!("credential `{credential_id}` was revoked");
-        let Some(entry) = inner.ledger.get(credential_id) else {
-            return self.refuse(path, Stage::Authenticate, reason).await;
-        };
-        path.principal = Some(Principal {
-            identity: entry.identity.clone(),
-            credential_id: credential_id.clone(),
-            kind: entry.kind,
-            issued_at: entry.issued_at,
-            expires_at: entry.expires_at,
-            scopes: Vec::new(),
-            tenant: None,
-            environment: None,
-            actor: None,
-        });
-        let for_cause = matches!(entry.revoked, Some((_, RevocationCause::ForCause)));
-        let trip = for_cause && inner.abuse.suspend_on_revoked_use;
-        self.refuse_and_maybe_trip(path, Stage::Authenticate, reason, trip)
-            .await
-    }
-
-    async fn refuse_by_policy(
-        &self,
-        path: Path<'_>,
-        decision: nhi_policy::Decision,
-    ) -> Result<AccessOutcome, Error> {
-        let reason = decision.reason.to_string();
-        let mut denial = path.denial(Stage::Policy, reason.clone());
-        denial.rule_id = rule_id(&decision);
-        let event = path
-            .event(
-                EventKind::AccessDecided,
-                self.inner.clock.now(),
-                format!("denied by policy: {reason}"),
-            )
-            .decision("deny", rule_id(&decision), reason);
-        self.finish_denial(path, denial, event, true).await
-    }
-
-    async fn hold_for_approval(
-        &self,
-        path: Path<'_>,
-        decision: nhi_policy::Decision,
-    ) -> Result<AccessOutcome, Error> {
-        let reason = format!("approval required: {}", decision.reason);
-        let mut denial = path.denial(Stage::Approval, reason.clone());
-        denial.rule_id = rule_id(&decision);
-        denial.approval = decision.approval.as_deref().cloned();
-        let event = path
-            .event(
-                EventKind::AccessDecided,
-                self.inner.clock.now(),
-                reason.clone(),
-            )
-            .decision("require-approval", rule_id(&decision), reason);
-        self.finish_denial(path, denial, event, false).await
-    }
-
-    async fn refuse_rate_limited(
-        &self,
-        mut path: Path<'_>,
-        reason: String,
-        retry_after: std::time::Duration,
-        breach: bool,
-    ) -> Result<AccessOutcome, Error> {
-        if breach {
-            path.anomalies.push(Anomaly::LimitBreach);
-        }
-        let mut denial = path.denial(Stage::Limit, reason.clone());
-        denial.retry_after = Some(retry_after);
-        let event = path
-            .event(
-                EventKind::AccessDecided,
-                self.inner.clock.now(),
-                reason.clone(),
-            )
-            .decision("rate-limited", None, reason);
-        if breach {
-            return self
-                .trip_and_finish(path, denial, event, "a sustained rate-limit breach")
-                .await;
-        }
-        self.finish_denial(path, denial, event, false).await
-    }
-
-    /// A plain refusal that counts toward the repeated-denials signal.
-    async fn refuse(
-        &self,
-        path: Path<'_>,
-        stage: Stage,
-        reason: String,
-    ) -> Result<AccessOutcome, Error> {
-        self.refuse_and_maybe_trip(path, stage, reason, false).await
-    }
-
-    async fn refuse_and_maybe_trip(
-        &self,
-        path: Path<'_>,
-        stage: Stage,
-        reason: String,
-        trip: bool,
-    ) -> Result<AccessOutcome, Error> {
-        if stage == Stage::State {
-            self.inner
-                .counters
-                .state_denials
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        let denial = path.denial(stage, reason.clone());
-        let event = path
-            .event(
-                EventKind::AccessDecided,
-                self.inner.clock.now(),
-                reason.clone(),
-            )
-            .decision("deny", None, reason.clone());
-        if trip {
-            return self
-                .trip_and_finish(path, denial, event, "an abuse signal")
-                .await;
-        }
-        self.finish_denial(path, denial, event, stage != Stage::State)
-            .await
-    }
-
-    /// Records the denial; when `counts` and the identity has been refused too often,
-    /// trips the kill switch.
-    async fn finish_denial(
-        &self,
-        path: Path<'_>,
-        denial: Denial,
-        event: AuditEvent,
-        counts: bool,
-    ) -> Result<AccessOutcome, Error> {
-        let inner = &self.inner;
-        let now = inner.clock.now();
-        let repeated = match (&path.principal, counts) {
-            (Some(principal), true) => {
-                let abuse = &inner.abuse;
-                inner.denials.record(
-                    &principal.identity,
-                    now,
-                    abuse.max_denials,
-                    abuse.denial_window,
-                )
-            }
-            _ => false,
-        };
-        if repeated {
-            let mut path = path;
-            path.anomalies.push(Anomaly::RepeatedDenials);
-            let mut denial = denial;
-            denial.anomalies.clone_from(&path.anomalies);
-            let event = event.anomaly(Anomaly::RepeatedDenials);
-            return self
-                .trip_and_finish(path, denial, event, "repeated denials")
-                .await;
-        }
-        inner.audit(event, "access decision").await?;
-        Ok(AccessOutcome::Denied(denial))
-    }
-
-    async fn trip_and_finish(
-        &self,
-        path: Path<'_>,
-        mut denial: Denial,
-        event: AuditEvent,
-        cause: &str,
-    ) -> Result<AccessOutcome, Error> {
-        self.inner.audit(event, "access decision").await?;
-        if let Some(principal) = &path.principal {
-            let tripped = self.trip_kill_switch(principal, &path, cause).await?;
-            denial.kill_switch = tripped;
-            if tripped {
-                denial.anomalies.push(Anomaly::KillSwitchTripped);
-            }
-        }
-        Ok(AccessOutcome::Denied(denial))
-    }
-
-    /// Suspends the identity and kills its credentials; returns whether it was active.
-    async fn trip_kill_switch(
-        &self,
-        principal: &Principal,
-        path: &Path<'_>,
-        cause: &str,
-    ) -> Result<bool, Error> {
-        let inner = &self.inner;
-        let triggered_at = inner.clock.now();
-        let id = &principal.identity;
-
-        let transition = match inner
-            .registry
-            .transition(id, nhi_registry::LifecycleState::Suspended)
-            .await
-        {
-            Ok(transition) => Some(transition),
-            Err(RegistryError::IllegalTransition { .. } | RegistryError::NotFound { .. }) => None,
-            Err(error) => return Err(error.into()),
-        };
-        let Some(transition) = transition else {
-            return Ok(false);
-        };
-        self.kill_credentials(id, triggered_at).await?;
-        inner
-            .counters
-            .kill_switch_trips
-            .fetch_add(1, Ordering::Relaxed);
-        inner
-            .counters
-            .record_time_to_revoke(inner.clock.now().duration_since(triggered_at));
-
-        let event = path
-            .event(
-                EventKind::AnomalyDetected,
-                inner.clock.now(),
-                format!("kill switch: {id} suspended after {cause}"),
-            )
-            .anomaly(Anomaly::KillSwitchTripped)
-            .before(serde_json::json!({ "state": transition.before.state }))
-            .after(serde_json::json!({ "state": transition.after.state }));
-        let event = path.anomalies.iter().fold(event, |e, a| e.anomaly(*a));
-        inner.audit(event, "kill switch").await?;
-        tracing::debug!(identity = %id, cause, "kill switch tripped");
-        Ok(true)
-    }
+/// What a request that passed every step carries into its grant.
+struct Granted {
+    record: IdentityRecord,
+    principal: Principal,
+    decision: nhi_policy::Decision,
+    scope: String,
+    approval: Option<ApprovalGrant>,
+    remaining: u32,
 }
 
 /// What the path has learned so far about one request.
-struct Path<'r> {
-    request: &'r AccessRequest<'r>,
-    correlation: CorrelationId,
-    principal: Option<Principal>,
-    anomalies: Vec<nhi_audit::Anomaly>,
+pub(crate) struct Path<'r> {
+    pub(crate) request: &'r AccessRequest<'r>,
+    pub(crate) correlation: CorrelationId,
+    pub(crate) principal: Option<Principal>,
+    pub(crate) anomalies: Vec<nhi_audit::Anomaly>,
 }
 
 impl Path<'_> {
     /// An audit event carrying everything known about the request.
-    fn event(&self, kind: EventKind, time: Timestamp, message: String) -> AuditEvent {
+    pub(crate) fn event(&self, kind: EventKind, time: Timestamp, message: String) -> AuditEvent {
         let request = self.request;
         let mut event = AuditEvent::new(kind, time, message)
             .action(request.action.clone())
@@ -507,7 +293,7 @@ impl Path<'_> {
         self.anomalies.iter().fold(event, |e, a| e.anomaly(*a))
     }
 
-    fn denial(&self, stage: Stage, reason: String) -> Denial {
+    pub(crate) fn denial(&self, stage: Stage, reason: String) -> Denial {
         Denial {
             stage,
             reason,
@@ -566,8 +352,25 @@ fn scope_covers(scope: &str, needed: &str) -> bool {
 }
 
 /// The id of the rule that decided, as the audit trail and callers hold it.
-fn rule_id(decision: &nhi_policy::Decision) -> Option<String> {
+pub(crate) fn rule_id(decision: &nhi_policy::Decision) -> Option<String> {
     decision.rule_id.as_deref().map(str::to_owned)
+}
+
+/// The limiter's view of the request: every layer it names.
+fn limit_request<'a>(
+    record: &'a IdentityRecord,
+    request: &'a AccessRequest<'_>,
+) -> LimitRequest<'a> {
+    let context = &request.context;
+    LimitRequest {
+        identity: record.id.as_str(),
+        workflow: context.workflow.as_ref().map(|w| w.as_str()),
+        tenant: Some(record.tenant.as_str()),
+        endpoint: Some(request.resource.as_str()),
+        incident_class: context.incident_class.as_deref(),
+        incident: context.incident.as_ref().map(|i| i.as_str()),
+        severity: request.severity,
+    }
 }
 
 /// The policy engine's view of the request, at time `now`.

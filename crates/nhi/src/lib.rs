@@ -98,6 +98,7 @@ mod ledger;
 mod lifecycle;
 mod metrics;
 mod plane;
+mod refuse;
 
 pub use access::{
     AccessContext, AccessOutcome, AccessRequest, ActionReport, Denial, Permit, Stage,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use nhi::core::{Action, Clock, IdentityId, IncidentId, Resource, Severity};
 use nhi::credentials::{CredentialSecret, IssuedCredential};
 use nhi::policy::ApprovalScope;
-use nhi::registry::{ApproverRole, LifecycleState, ReconcileMode, ReconcilePolicy};
+use nhi::registry::{LifecycleState, ReconcileMode, ReconcilePolicy};
 use nhi::{AccessOutcome, AccessRequest, ActionReport, ApprovalGrant, ControlPlane};
 use nhi_examples::inventory::Inventory;
 use serde_json::json;
@@ -53,7 +53,7 @@ pub(crate) async fn provision(s: &Stage<'_>) -> Result {
         let approvals: Vec<String> = entry
             .approvals
             .iter()
-            .map(|a| format!("{} ({})", a.approver, role(a.role)))
+            .map(|a| format!("{} ({})", a.approver, a.role))
             .collect();
         let approvals = if approvals.is_empty() {
             String::new()
@@ -71,13 +71,6 @@ pub(crate) async fn provision(s: &Stage<'_>) -> Result {
         ));
     }
     Ok(())
-}
-
-fn role(role: ApproverRole) -> &'static str {
-    match role {
-        ApproverRole::Owner => "owner",
-        _ => "security",
-    }
 }
 
 /// Act 2: the restart agent works the incident, within policy and with an approval.

@@ -72,8 +72,24 @@ impl fmt::Display for Effect {
 pub enum ApprovalScope {
     /// An approval covers one action.
     Once,
-    /// An approval covers every matching action within the same incident.
+    /// An approval covers one action, and only within the incident it was given for.
     OncePerIncident,
+}
+
+impl ApprovalScope {
+    /// The keyword as written in policy files: `once` or `once-per-incident`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Once => "once",
+            Self::OncePerIncident => "once-per-incident",
+        }
+    }
+}
+
+impl fmt::Display for ApprovalScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Who must approve an action, and for how long the approval holds.

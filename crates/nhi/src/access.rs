@@ -12,7 +12,7 @@ use nhi_credentials::CredentialSecret;
 use nhi_policy::ApprovalRequirement;
 use serde::Serialize;
 
-use crate::approvals::{ApprovalGrant, scope_name};
+use crate::approvals::ApprovalGrant;
 use crate::error::Error;
 use crate::plane::ControlPlane;
 
@@ -283,7 +283,7 @@ impl Permit {
             .correlation(self.correlation_id)
             .result(report.result);
         if let Some(grant) = self.approval {
-            event = event.approval(grant.approver, scope_name(grant.scope));
+            event = event.approval(grant.approver, grant.scope.as_str());
         }
         if let Some(incident) = self.incident {
             event = event.incident(incident);

@@ -24,24 +24,9 @@ pub struct ApprovalGrant {
     /// Who approved (a person or an on-call role).
     pub approver: String,
     /// How long the approval holds.
-    #[serde(serialize_with = "scope_text")]
     pub scope: ApprovalScope,
     /// When it stops holding, used or not.
     pub expires_at: Timestamp,
-}
-
-fn scope_text<S: serde::Serializer>(scope: &ApprovalScope, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(scope_name(*scope))
-}
-
-/// The keyword of an approval scope.
-pub(crate) fn scope_name(scope: ApprovalScope) -> &'static str {
-    match scope {
-        ApprovalScope::Once => "once",
-        ApprovalScope::OncePerIncident => "once-per-incident",
-        #[allow(unreachable_patterns)]
-        _ => "unknown",
-    }
 }
 
 /// Unused grants, by identity.

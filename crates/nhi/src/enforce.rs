@@ -11,7 +11,7 @@ use nhi_policy::{Effect, PolicyRequest, RequestContext, Subject};
 use nhi_registry::{IdentityRecord, RegistryError};
 
 use crate::access::{AccessOutcome, AccessRequest, Denial, Permit, Stage};
-use crate::approvals::{ApprovalGrant, scope_name};
+use crate::approvals::ApprovalGrant;
 use crate::error::Error;
 use crate::plane::ControlPlane;
 
@@ -217,7 +217,7 @@ impl ControlPlane {
             .decision("allow", rule_id(&decision), decision.reason.to_string())
             .permission(scope);
         if let Some(grant) = &approval {
-            event = event.approval(grant.approver.clone(), scope_name(grant.scope));
+            event = event.approval(grant.approver.clone(), grant.scope.as_str());
         }
         inner.audit(event, "access decision").await?;
         if let Some(grant) = &approval {
@@ -227,7 +227,7 @@ impl ControlPlane {
                     now,
                     format!("approval by {} used", grant.approver),
                 )
-                .approval(grant.approver.clone(), scope_name(grant.scope));
+                .approval(grant.approver.clone(), grant.scope.as_str());
             inner.audit(used, "approval use").await?;
         }
         inner.counters.granted.fetch_add(1, Ordering::Relaxed);

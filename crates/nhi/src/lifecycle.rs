@@ -13,7 +13,7 @@ use nhi_registry::{
 };
 use serde_json::json;
 
-use crate::approvals::{ApprovalGrant, scope_name};
+use crate::approvals::ApprovalGrant;
 use crate::error::Error;
 use crate::ledger::{IssuedEntry, RevocationCause};
 use crate::plane::ControlPlane;
@@ -75,7 +75,7 @@ impl ControlPlane {
         let message = format!("{id} approved by {approver}; now {}", record.state);
         let event = self
             .lifecycle_event(EventKind::IdentityApproved, &record, message)
-            .approval(approver, role_name(role))
+            .approval(approver, role.to_string())
             .before(json!({ "state": before.state }))
             .after(json!({ "state": record.state }));
         self.inner.audit(event, "approval").await?;
@@ -216,13 +216,13 @@ impl ControlPlane {
             grant.action,
             grant.resource,
             record.id,
-            scope_name(grant.scope)
+            grant.scope.as_str()
         );
         let mut event = self
             .lifecycle_event(EventKind::ApprovalGranted, &record, message)
             .action(grant.action.clone())
             .target(grant.resource.clone())
-            .approval(grant.approver.clone(), scope_name(grant.scope));
+            .approval(grant.approver.clone(), grant.scope.as_str());
         if let Some(incident) = &grant.incident {
             event = event.incident(incident.clone());
         }
@@ -423,13 +423,4 @@ fn summary(record: &IdentityRecord) -> serde_json::Value {
         "scopes": record.scopes,
         "expires_at": record.expires_at,
     })
-}
-
-fn role_name(role: ApproverRole) -> &'static str {
-    match role {
-        ApproverRole::Owner => "owner",
-        ApproverRole::Security => "security",
-        #[allow(unreachable_patterns)]
-        _ => "other",
-    }
 }

@@ -57,7 +57,8 @@ const USAGE: &str = "usage: remediation_agent [--data DIR] [--state DIR]
 
   --data DIR    folder with inventory.toml, policy.toml and quotas.toml
                 (default: the examples/data folder of this workspace)
-  --state DIR   folder for registry.db and audit.jsonl; both are replaced on every run
+  --state DIR   folder for registry.db, audit.jsonl and checkpoints.jsonl, replaced on every
+                run (an audit log that no longer verifies is kept aside)
                 (default: target/remediation-demo in this workspace)";
 
 /// Where the program reads its data and writes its state.

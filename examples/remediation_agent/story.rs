@@ -5,7 +5,10 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nhi::audit::{JsonlFileSink, verify_chain};
+use nhi::audit::{
+    CheckpointKey, CheckpointStore, FileCheckpointStore, FileSinkOptions, JsonlFileSink,
+    verify_chain, verify_log,
+};
 use nhi::core::{Clock, IdentityId, IncidentId, SharedClock, Timestamp};
 use nhi::credentials::{JwtConfig, JwtProvider, KeyRing, MemoryRevocationList};
 use nhi::limiter::{Limiter, QuotaPlan};
@@ -33,7 +36,23 @@ pub(crate) async fn run(options: &Options) -> Result {
 
     let db_path = options.state.join("registry.db");
     let audit_path = options.state.join("audit.jsonl");
-    prepare_state(&options.state, &db_path, &audit_path).await?;
+    let checkpoints_path = options.state.join("checkpoints.jsonl");
+    prepare_state(&options.state, &db_path, &audit_path, &checkpoints_path).await?;
+
+    // the audit log signs a checkpoint of its size and head every 50 records, into a
+    // store that in production lives on another system than the log
+    let (checkpoint_key, _pkcs8) = CheckpointKey::generate()?;
+    let checkpoint_key = Arc::new(checkpoint_key);
+    let checkpoints = Arc::new(FileCheckpointStore::open(&checkpoints_path)?);
+    let options = FileSinkOptions::new(&audit_path)
+        .clock(clock.clone())
+        .checkpoints(
+            checkpoint_key.clone(),
+            checkpoints.clone(),
+            50,
+            std::time::Duration::from_secs(60),
+        );
+    let audit = Arc::new(JsonlFileSink::open_with(options).await?);
 
     // the control plane: SQLite registry, Ed25519 tokens, TOML policy, layered limits,
     // hash-chained audit
@@ -48,7 +67,7 @@ pub(crate) async fn run(options: &Options) -> Result {
         .revocations(revocations)
         .policy(Arc::new(policy))
         .limiter(Arc::new(Limiter::new(plan, clock.clone())))
-        .audit(Arc::new(JsonlFileSink::open(&audit_path).await?))
+        .audit(audit.clone())
         .build()?;
 
     let t = Timeline {
@@ -74,13 +93,24 @@ pub(crate) async fn run(options: &Options) -> Result {
     print!("{}", plane.metrics().await?);
 
     t.heading("Audit trail");
-    let summary = verify_chain(&audit_path)?;
+    audit.checkpoint_now().await?;
+    let report = verify_log(
+        &audit_path,
+        &checkpoints.load()?,
+        &checkpoint_key.public_key(),
+    )?;
     println!(
         "  {} records in {}",
-        summary.records,
+        report.records,
         shown(&audit_path).display()
     );
-    println!("  hash chain verified; head {}", summary.head);
+    println!(
+        "  hash chain and {} signed checkpoints verified; head {}",
+        report.checkpoints_matched, report.head
+    );
+    if !report.is_intact() {
+        return Err(format!("the audit log is damaged: {:?}", report.findings).into());
+    }
     Ok(())
 }
 
@@ -118,7 +148,7 @@ async fn preflight(inventory: &Inventory, clock: &SharedClock) -> Result {
 }
 
 /// Shows what the previous run left (the registry survives restarts), then starts afresh.
-async fn prepare_state(dir: &Path, db: &Path, audit: &Path) -> Result {
+async fn prepare_state(dir: &Path, db: &Path, audit: &Path, checkpoints: &Path) -> Result {
     if dir.exists() && !dir.is_dir() {
         return Err(format!("`--state` must be a folder; `{}` is a file", dir.display()).into());
     }
@@ -140,6 +170,9 @@ async fn prepare_state(dir: &Path, db: &Path, audit: &Path) -> Result {
             "The previous run left {count} identities in its registry ({tombstoned} tombstoned)."
         );
     }
+    if audit.exists() {
+        keep_if_damaged(audit)?;
+    }
     if db.exists() || audit.exists() {
         println!(
             "Replacing registry.db and audit.jsonl in {} with a new estate.",
@@ -147,15 +180,33 @@ async fn prepare_state(dir: &Path, db: &Path, audit: &Path) -> Result {
         );
     }
     let wal = [db.with_extension("db-wal"), db.with_extension("db-shm")];
-    for path in [db.to_path_buf(), audit.to_path_buf()]
-        .into_iter()
-        .chain(wal)
-    {
+    let files = [
+        db.to_path_buf(),
+        audit.to_path_buf(),
+        checkpoints.to_path_buf(),
+    ];
+    for path in files.into_iter().chain(wal) {
         if path.exists() {
             std::fs::remove_file(&path)
                 .map_err(|e| format!("cannot remove `{}`: {e}", path.display()))?;
         }
     }
+    Ok(())
+}
+
+/// A previous audit log whose chain does not hold is evidence: it is moved aside, not
+/// replaced.
+fn keep_if_damaged(audit: &Path) -> Result {
+    let Err(error) = verify_chain(audit) else {
+        return Ok(());
+    };
+    let kept = audit.with_extension("jsonl.damaged");
+    std::fs::rename(audit, &kept)
+        .map_err(|e| format!("cannot move `{}` aside: {e}", audit.display()))?;
+    println!(
+        "The previous audit log does not verify ({error}); kept as {}.",
+        shown(&kept).display()
+    );
     Ok(())
 }
 
